@@ -1,0 +1,474 @@
+//! A derived, per-folder cache of parsed tasks, so that listing 100,000 tasks does not parse
+//! 100,000 YAML documents.
+//!
+//! Like git's index, an entry is trusted only while the file's inode, size, mtime and ctime are
+//! unchanged, and a file modified less than [`RACY_SECS`] before the cache was written is never
+//! cached (its mtime could be shared with a later edit of the same size). The cache is only an
+//! accelerator: a missing, corrupt or old-version cache is ignored and rebuilt, and deleting
+//! `.brain/cache/` is always safe.
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::Timestamp;
+
+use crate::fsutil;
+use crate::task::{Approval, Meta, Priority, State, Task};
+
+const MAGIC: &[u8; 8] = b"BRNCACH3";
+/// Files changed this recently (in seconds) are read every time.
+pub const RACY_SECS: u64 = 2;
+
+/// What identifies one version of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+fn ns(t: std::io::Result<SystemTime>) -> i128 {
+    match t {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        },
+        Err(_) => 0,
+    }
+}
+
+impl Stamp {
+    /// The stamp of a file's metadata.
+    pub fn of(md: &Metadata) -> Stamp {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Stamp {
+                ino: md.ino(),
+                size: md.size(),
+                mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+                ctime_ns: md.ctime() as i128 * 1_000_000_000 + md.ctime_nsec() as i128,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Stamp {
+                ino: 0,
+                size: md.len(),
+                mtime_ns: ns(md.modified()),
+                ctime_ns: ns(md.created()),
+            }
+        }
+    }
+
+    fn racy(&self, now_ns: i128) -> bool {
+        let window = RACY_SECS as i128 * 1_000_000_000;
+        self.mtime_ns > now_ns - window || self.ctime_ns > now_ns - window
+    }
+}
+
+/// The cached tasks of one folder: the raw cache bytes and an index by file name. A
+/// task is decoded only when asked for, so lookups can run in parallel without copying.
+#[derive(Debug, Default)]
+pub struct FolderCache {
+    bytes: Vec<u8>,
+    /// (name range, stamp, task range) into `bytes`.
+    index: Vec<IndexEntry>,
+    /// Hash of a name to its position in `index`; `u32::MAX` marks a hash shared by two names
+    /// (those are simply not served from the cache).
+    by_hash: HashMap<u64, u32>,
+    dir: PathBuf,
+    state: Option<State>,
+}
+
+impl FolderCache {
+    /// Loads the cache at `path` for the folder `dir` in `state`; an unreadable or foreign file
+    /// gives an empty cache.
+    pub fn load(path: &Path, dir: &Path, state: State) -> FolderCache {
+        let Ok(bytes) = std::fs::read(path) else {
+            return FolderCache::default();
+        };
+        match index(&bytes) {
+            Some(index) => FolderCache {
+                by_hash: by_hash(&bytes, &index),
+                bytes,
+                index,
+                dir: dir.to_path_buf(),
+                state: Some(state),
+            },
+            None => FolderCache::default(),
+        }
+    }
+
+    /// The cached task for `name`, if the file still has `stamp`.
+    pub fn get(&self, name: &str, stamp: &Stamp) -> Option<Task> {
+        let state = self.state?;
+        let i = *self.by_hash.get(&fnv1a(name.as_bytes()))?;
+        let (n, s, task) = self.index.get(i as usize)?;
+        if s != stamp || &self.bytes[n.clone()] != name.as_bytes() {
+            return None;
+        }
+        decode_task(
+            &mut Dec(&self.bytes[task.clone()]),
+            self.dir.join(name),
+            state,
+        )
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+}
+
+/// Writes the cache of one folder (errors are ignored: the cache is optional). Racy entries
+/// are left out.
+pub fn save<'a>(path: &Path, items: impl Iterator<Item = (&'a str, Stamp, &'a Task)>) {
+    let now = ns(Ok(SystemTime::now()));
+    let items: Vec<_> = items.filter(|(_, s, _)| !s.racy(now)).collect();
+    let mut e = Enc(Vec::with_capacity(64 + items.len() * 256));
+    e.0.extend_from_slice(MAGIC);
+    e.u64(items.len() as u64);
+    let mut task = Enc(Vec::with_capacity(512));
+    for (name, stamp, t) in items {
+        e.str(name);
+        e.u64(stamp.ino);
+        e.u64(stamp.size);
+        e.i128(stamp.mtime_ns);
+        e.i128(stamp.ctime_ns);
+        task.0.clear();
+        encode_task(&mut task, t);
+        e.u32(task.0.len() as u32);
+        e.0.extend_from_slice(&task.0);
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = fsutil::write_atomic_nosync(path, &e.0);
+}
+
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i128(&mut self, v: i128) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: &Option<String>) {
+        match s {
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+            None => self.u8(0),
+        }
+    }
+    fn list(&mut self, l: &[String]) {
+        self.u32(l.len() as u32);
+        for s in l {
+            self.str(s);
+        }
+    }
+    fn opt_u64(&mut self, v: Option<u64>) {
+        match v {
+            Some(v) => {
+                self.u8(1);
+                self.u64(v);
+            }
+            None => self.u8(0),
+        }
+    }
+    fn ts(&mut self, t: Option<Timestamp>) {
+        match t {
+            Some(t) => {
+                self.u8(1);
+                self.i128(t.as_nanosecond());
+            }
+            None => self.u8(0),
+        }
+    }
+}
+
+struct Dec<'a>(&'a [u8]);
+
+impl<'a> Dec<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    }
+    fn i128(&mut self) -> Option<i128> {
+        self.take(16)
+            .map(|b| i128::from_le_bytes(b.try_into().unwrap_or_default()))
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        std::str::from_utf8(self.take(n)?).ok().map(str::to_string)
+    }
+    fn opt_str(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            _ => self.str().map(Some),
+        }
+    }
+    fn list(&mut self) -> Option<Vec<String>> {
+        let n = self.u32()? as usize;
+        (0..n).map(|_| self.str()).collect()
+    }
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        match self.u8()? {
+            0 => Some(None),
+            _ => self.u64().map(Some),
+        }
+    }
+    fn ts(&mut self) -> Option<Option<Timestamp>> {
+        match self.u8()? {
+            0 => Some(None),
+            _ => Timestamp::from_nanosecond(self.i128()?).ok().map(Some),
+        }
+    }
+}
+
+fn encode_task(e: &mut Enc, t: &Task) {
+    let m = &t.meta;
+    e.str(&t.id);
+    e.opt_str(&t.agent);
+    e.str(&t.title);
+    e.opt_str(&m.id);
+    e.ts(m.created);
+    e.u8(m.priority as u8);
+    e.list(&m.requires);
+    e.opt_str(&m.preferred_interface);
+    e.opt_u64(m.timeout);
+    e.opt_str(&m.status);
+    e.opt_str(&m.title);
+    e.list(&m.depends_on);
+    e.u8(match m.approval {
+        None => 0,
+        Some(Approval::Required) => 1,
+        Some(Approval::Approved) => 2,
+        Some(Approval::Denied) => 3,
+    });
+    e.u8(m.unattended as u8);
+    e.ts(m.not_before);
+    e.opt_u64(m.max_attempts.map(u64::from));
+    e.u32(m.attempt);
+    e.u64(m.epoch);
+    e.opt_str(&m.claimed_by);
+    e.ts(m.claimed_at);
+    e.ts(m.heartbeat_at);
+    e.ts(m.completed_at);
+    e.ts(m.failed_at);
+}
+
+fn decode_task(d: &mut Dec<'_>, path: PathBuf, state: State) -> Option<Task> {
+    let id = d.str()?;
+    let agent = d.opt_str()?;
+    let title = d.str()?;
+    let meta = Meta {
+        id: d.opt_str()?,
+        created: d.ts()?,
+        priority: match d.u8()? {
+            0 => Priority::Critical,
+            1 => Priority::High,
+            2 => Priority::Medium,
+            3 => Priority::Low,
+            _ => return None,
+        },
+        requires: d.list()?,
+        preferred_interface: d.opt_str()?,
+        timeout: d.opt_u64()?,
+        status: d.opt_str()?,
+        title: d.opt_str()?,
+        depends_on: d.list()?,
+        approval: match d.u8()? {
+            0 => None,
+            1 => Some(Approval::Required),
+            2 => Some(Approval::Approved),
+            3 => Some(Approval::Denied),
+            _ => return None,
+        },
+        unattended: d.u8()? != 0,
+        not_before: d.ts()?,
+        max_attempts: match d.opt_u64()? {
+            Some(v) => Some(u32::try_from(v).ok()?),
+            None => None,
+        },
+        attempt: d.u32()?,
+        epoch: d.u64()?,
+        claimed_by: d.opt_str()?,
+        claimed_at: d.ts()?,
+        heartbeat_at: d.ts()?,
+        completed_at: d.ts()?,
+        failed_at: d.ts()?,
+    };
+    Some(Task {
+        id,
+        state,
+        agent,
+        title,
+        path,
+        meta,
+    })
+}
+
+type IndexEntry = (Range<usize>, Stamp, Range<usize>);
+
+fn index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
+    let mut d = Dec(bytes);
+    if d.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let count = d.u64()?;
+    let mut out = Vec::with_capacity(count.min(1 << 22) as usize);
+    let at = |d: &Dec<'_>| bytes.len() - d.0.len();
+    for _ in 0..count {
+        let n = d.u32()? as usize;
+        let name_start = at(&d);
+        d.take(n)?;
+        let name = name_start..name_start + n;
+        let stamp = Stamp {
+            ino: d.u64()?,
+            size: d.u64()?,
+            mtime_ns: d.i128()?,
+            ctime_ns: d.i128()?,
+        };
+        let len = d.u32()? as usize;
+        let task_start = at(&d);
+        d.take(len)?;
+        out.push((name, stamp, task_start..task_start + len));
+    }
+    d.0.is_empty().then_some(out)
+}
+
+fn by_hash(bytes: &[u8], index: &[IndexEntry]) -> HashMap<u64, u32> {
+    let mut map = HashMap::with_capacity(index.len());
+    for (i, (name, _, _)) in index.iter().enumerate() {
+        map.entry(fnv1a(&bytes[name.clone()]))
+            .and_modify(|v| *v = u32::MAX)
+            .or_insert(i as u32);
+    }
+    map
+}
+
+/// FNV-1a: a fast hash for short names (the map is keyed by it, names are compared on lookup).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_field_and_rejects_garbage() {
+        let ts = |s: &str| Some(s.parse::<Timestamp>().unwrap());
+        let task = Task {
+            id: "t-1".into(),
+            state: State::Active,
+            agent: Some("a".into()),
+            title: "Title ü".into(),
+            path: PathBuf::from("/r/tasks/active/t-1.a.md"),
+            meta: Meta {
+                id: Some("t-1".into()),
+                created: ts("2026-01-31T02:30:00.5Z"),
+                priority: Priority::Low,
+                requires: vec!["x".into(), "y".into()],
+                preferred_interface: Some("a".into()),
+                timeout: Some(90),
+                status: Some("active".into()),
+                title: Some("Title ü".into()),
+                depends_on: vec!["t-0".into()],
+                approval: Some(Approval::Approved),
+                unattended: false,
+                not_before: ts("2026-02-01T00:00:00Z"),
+                max_attempts: Some(5),
+                attempt: 2,
+                epoch: 7,
+                claimed_by: Some("a".into()),
+                claimed_at: ts("2026-01-31T03:00:00Z"),
+                heartbeat_at: ts("2026-01-31T03:05:00Z"),
+                completed_at: None,
+                failed_at: ts("2026-01-31T03:06:00Z"),
+            },
+        };
+        let stamp = Stamp {
+            ino: 1,
+            size: 2,
+            mtime_ns: 3,
+            ctime_ns: 4,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        save(&path, std::iter::once(("t-1.a.md", stamp, &task)));
+        let c = FolderCache::load(&path, Path::new("/r/tasks/active"), State::Active);
+        assert_eq!(c.get("t-1.a.md", &stamp), Some(task.clone()));
+        assert_eq!(c.get("t-1.a.md", &Stamp { size: 3, ..stamp }), None);
+        std::fs::write(&path, b"BRNCACH3\x01\0\0\0\0\0\0\0\x05").unwrap();
+        assert!(FolderCache::load(&path, Path::new("/r"), State::Active).is_empty());
+    }
+
+    #[test]
+    fn racy_entries_are_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.md");
+        std::fs::write(&file, "x").unwrap();
+        let stamp = Stamp::of(&std::fs::metadata(&file).unwrap());
+        let task = Task {
+            id: "t".into(),
+            state: State::Pending,
+            agent: None,
+            title: "t".into(),
+            path: file.clone(),
+            meta: crate::task::Meta::parse(
+                &crate::frontmatter::Document::parse("---\n---\n".into()).unwrap(),
+                &file,
+            )
+            .unwrap(),
+        };
+        let path = dir.path().join("c");
+        save(&path, std::iter::once(("t.md", stamp, &task)));
+        let c = FolderCache::load(&path, dir.path(), State::Pending);
+        assert!(c.is_empty(), "a file written just now was cached");
+    }
+}

@@ -1,0 +1,172 @@
+//! `brain.toml`: agents and queue settings. Unknown keys and wrong types are errors that name
+//! the key and the line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::names;
+use crate::time::parse_duration;
+
+/// The file name that marks a brain repo's root.
+pub const CONFIG_FILE: &str = "brain.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub queue: QueueConfig,
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentConfig>,
+}
+
+/// `[queue]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Seconds after the last heartbeat when a claim is stale (`stale_after = "2h"`).
+    #[serde(default = "default_stale", deserialize_with = "duration")]
+    pub stale_after: u64,
+    /// Attempts before a task fails for good (a task's own `max_attempts` wins).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            stale_after: default_stale(),
+            max_attempts: default_attempts(),
+        }
+    }
+}
+
+fn default_stale() -> u64 {
+    2 * 3600
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+
+/// `[agents.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// What this agent can do; a task's `requires` must all be here.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// The command `brain run` starts, as an argument list (never through a shell).
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// The prompt file, relative to the repo.
+    #[serde(default)]
+    pub prompt: Option<String>,
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+impl Config {
+    /// Parses the text of `brain.toml` at `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: toml_message(text, &e),
+        })?;
+        for name in config.agents.keys() {
+            names::validate_agent(name).map_err(|e| Error::Config {
+                path: path.to_path_buf(),
+                message: format!("[agents.{name}]: {e}"),
+            })?;
+        }
+        if config.queue.max_attempts == 0 {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: "[queue] max_attempts must be at least 1".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Reads and parses `brain.toml` in `root`.
+    pub fn load(root: &Path) -> Result<Config> {
+        let path = root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).at("reading", &path)?;
+        Config::parse(&text, &path)
+    }
+}
+
+/// `line N: message` from a TOML error.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim_end().to_string();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+/// The `brain.toml` that `brain init` writes: every setting, commented.
+pub const DEFAULT_CONFIG: &str = r#"# brain.toml: the configuration of this brain repo. The repo root is where this file is.
+# Every setting below shows its default; uncomment and change what you need.
+
+[queue]
+# A claim whose last heartbeat is older than this is stale and goes back to pending/
+# (the seed's "if active-agent.md is stale > 2 hours, the task can be reclaimed").
+stale_after = "2h"
+# Attempts before a task goes to failed/ for good. A task's own `max_attempts` wins.
+max_attempts = 3
+
+# One table per agent. `capabilities` must cover a task's `requires` for the agent to claim it.
+# `command` is an argument list that `brain run` starts (never through a shell); it may use
+# {prompt}, {prompt_file}, {task_file}, {task_id} and {repo}.
+[agents.claude-code]
+capabilities = ["code_execution", "file_access"]
+command = ["claude", "-p", "{prompt}", "--output-format", "json"]
+prompt = "agents/overnight.md"
+
+# [agents.claude-desktop]
+# capabilities = ["file_access"]
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config> {
+        Config::parse(s, Path::new("brain.toml"))
+    }
+
+    #[test]
+    fn default_config_parses() {
+        let c = parse(DEFAULT_CONFIG).unwrap();
+        assert_eq!(c.queue.stale_after, 7200);
+        assert_eq!(c.agents["claude-code"].capabilities.len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_key_and_line() {
+        let e = parse("[queue]\nstale_after = \"2h\"\nmax_attemps = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("max_attemps"), "{e}");
+        let e = parse("[agents.a]\ncapabilities = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+        let e = parse("[queue]\nstale_after = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("soon"), "{e}");
+        let e = parse("[agents.\"a/b\"]\n").unwrap_err().to_string();
+        assert!(e.contains("agents.a/b"), "{e}");
+    }
+}

@@ -1,0 +1,214 @@
+//! `brain doctor`: check every file of the repo, and repair what is safe to repair.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, IoContext, Result};
+use crate::frontmatter::FieldValue;
+use crate::fsutil;
+use crate::init;
+use crate::repo::{LockedRepo, Name, classify};
+use crate::task::State;
+
+/// What kind of problem a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// A folder or file of the repo's layout is missing.
+    Missing,
+    /// A task file does not parse.
+    Parse,
+    /// `status` disagrees with the folder.
+    Status,
+    /// The `id` field disagrees with the file name.
+    IdField,
+    /// One id has files in more than one place.
+    Duplicate,
+    /// A temporary file left by an interrupted write.
+    Temporary,
+    /// A file name that is not a valid task name.
+    BadName,
+}
+
+/// One problem, and whether `--fix` repaired it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: Check,
+    pub path: PathBuf,
+    pub message: String,
+    pub fixed: bool,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub tasks_checked: usize,
+}
+
+impl Report {
+    /// Healthy when every finding was fixed (or there were none).
+    pub fn healthy(&self) -> bool {
+        self.findings.iter().all(|f| f.fixed)
+    }
+
+    fn add(&mut self, check: Check, path: PathBuf, message: impl Into<String>, fixed: bool) {
+        self.findings.push(Finding {
+            check,
+            path,
+            message: message.into(),
+            fixed,
+        });
+    }
+}
+
+/// Checks the repo; with `fix`, repairs what is safe: missing folders and files, leftover
+/// temporary files, `status` and `id` fields that disagree with the file's place. It never
+/// rewrites, moves or deletes a task file it cannot parse, and leaves duplicates and bad names
+/// to a person.
+pub fn doctor(repo: &LockedRepo<'_>, fix: bool) -> Result<Report> {
+    let mut report = Report::default();
+    let root = repo.root().to_path_buf();
+    for (rel, content) in init::skeleton() {
+        let path = root.join(&rel);
+        if fs::symlink_metadata(&path).is_ok() {
+            continue;
+        }
+        let fixed = fix && {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).at("creating", parent)?;
+            }
+            match fsutil::create_atomic(&path, content.as_bytes()) {
+                Ok(()) => true,
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
+                    true
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        report.add(
+            Check::Missing,
+            rel,
+            "missing; `brain doctor --fix` creates it",
+            fixed,
+        );
+    }
+    let mut seen: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for state in State::ALL {
+        let dir = repo.state_dir(state);
+        let read = match fs::read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("reading folder", &dir, e)),
+        };
+        let mut names = Vec::new();
+        for ent in read {
+            names.push(ent.at("reading folder", &dir)?.file_name());
+        }
+        names.sort();
+        for os_name in names {
+            let path = dir.join(&os_name);
+            let Some(name) = os_name.to_str() else {
+                report.add(
+                    Check::BadName,
+                    path,
+                    "the file name is not valid UTF-8; rename it",
+                    false,
+                );
+                continue;
+            };
+            let (id, agent) = match classify(state, name) {
+                Name::Task { id, agent } => (id, agent),
+                Name::Ignored => continue,
+                Name::Temporary => {
+                    let fixed = fix && fs::remove_file(&path).is_ok();
+                    report.add(
+                        Check::Temporary,
+                        path,
+                        "a temporary file left by an interrupted write; `--fix` removes it",
+                        fixed,
+                    );
+                    continue;
+                }
+                Name::Bad(why) => {
+                    report.add(Check::BadName, path, why, false);
+                    continue;
+                }
+            };
+            seen.entry(id.clone()).or_default().push(path.clone());
+            report.tasks_checked += 1;
+            let entry = crate::repo::Entry {
+                id: id.clone(),
+                state,
+                agent,
+                path: path.clone(),
+            };
+            let mut file = match repo.read(&entry) {
+                Ok(f) => f,
+                Err(e) => {
+                    let what = match e {
+                        Error::Parse { line, message, .. } => format!("line {line}: {message}"),
+                        other => other.to_string(),
+                    };
+                    report.add(
+                        Check::Parse,
+                        path,
+                        format!(
+                            "{what}; fix it by hand (brain never rewrites a file it cannot parse)"
+                        ),
+                        false,
+                    );
+                    continue;
+                }
+            };
+            let mut changed = false;
+            if file.task.meta.status.as_deref() != Some(state.as_str()) {
+                let msg = format!(
+                    "`status` is {} but the file is in tasks/{state}/ (the folder wins)",
+                    file.task
+                        .meta
+                        .status
+                        .as_deref()
+                        .map_or("missing".into(), |s| format!("`{s}`"))
+                );
+                let fixed = fix
+                    && file
+                        .set("status", FieldValue::Str(state.as_str().into()))
+                        .is_ok();
+                changed |= fixed;
+                report.add(Check::Status, path.clone(), msg, fixed);
+            }
+            if let Some(field) = file.task.meta.id.clone().filter(|f| *f != id) {
+                let fixed = fix && file.set("id", FieldValue::Str(id.clone())).is_ok();
+                changed |= fixed;
+                report.add(
+                    Check::IdField,
+                    path.clone(),
+                    format!("`id` is `{field}` but the file name says `{id}` (the name wins)"),
+                    fixed,
+                );
+            }
+            if changed {
+                fsutil::write_atomic(&path, file.doc.text().as_bytes())?;
+            }
+        }
+    }
+    for (id, paths) in seen.into_iter().filter(|(_, p)| p.len() > 1) {
+        let list = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        report.add(
+            Check::Duplicate,
+            paths[0].clone(),
+            format!("task `{id}` has {} files: {list}; keep the right one and move the others out of tasks/", paths.len()),
+            false,
+        );
+    }
+    Ok(report)
+}

@@ -1,0 +1,77 @@
+//! Library errors. Every variant that involves a file carries its path, and every message is a
+//! sentence a person can act on.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Errors from `brain-core`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation failed on a path.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A task file could not be parsed. It is left untouched.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// `brain.toml` is invalid.
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    /// No brain repo was found.
+    #[error(
+        "no brain repo found in {start} or any parent folder (looked for brain.toml); run `brain init` to create one, or pass --repo DIR"
+    )]
+    NotARepo { start: PathBuf },
+    /// A value given on the command line or in a file is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// No task with this id exists.
+    #[error("no task with id `{0}` (run `brain list` to see the ids)")]
+    TaskNotFound(String),
+    /// A git command failed.
+    #[error("git {command}: {message}")]
+    Git { command: String, message: String },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(action: &'static str, path: impl AsRef<Path>, source: io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// A parse error in `path` at 1-based `line`.
+    pub fn parse(path: impl AsRef<Path>, line: usize, message: impl Into<String>) -> Self {
+        Error::Parse {
+            path: path.as_ref().to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// Extension to attach a path to `io::Result`s.
+pub trait IoContext<T> {
+    /// Attaches the action and the path to an I/O error.
+    fn at(self, action: &'static str, path: impl AsRef<Path>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, action: &'static str, path: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|e| Error::io(action, path, e))
+    }
+}

@@ -1,0 +1,125 @@
+//! `brain init`: create the brain repo of SPEC §1, never overwriting a file that exists.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use crate::config::{CONFIG_FILE, DEFAULT_CONFIG};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil;
+use crate::git::{self, Git};
+use crate::newtask;
+use crate::repo::{LOCAL_DIR, Repo};
+use crate::task::State;
+use crate::templates;
+
+/// What `init` did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct InitReport {
+    pub root: PathBuf,
+    /// Files created, relative to the root.
+    pub created: Vec<PathBuf>,
+    /// Whether `git init` ran.
+    pub git_initialized: bool,
+    /// The commit made of the created files.
+    pub commit: Option<String>,
+    /// The id of the example task, when one was added.
+    pub example: Option<String>,
+    /// Set when git is not installed, so nothing was committed.
+    pub git_missing: bool,
+}
+
+/// The files of a new brain repo, relative to its root.
+pub fn skeleton() -> Vec<(PathBuf, &'static str)> {
+    let mut files: Vec<(PathBuf, &'static str)> = vec![(CONFIG_FILE.into(), DEFAULT_CONFIG)];
+    for s in State::ALL {
+        files.push((Path::new("tasks").join(s.as_str()).join(".gitkeep"), ""));
+    }
+    files.extend([
+        (
+            PathBuf::from("agents/overnight.md"),
+            templates::OVERNIGHT_PROMPT,
+        ),
+        (
+            "context/active-agent.md".into(),
+            templates::ACTIVE_AGENT_HEADER,
+        ),
+        ("context/handoff.md".into(), templates::HANDOFF),
+        ("context/usage.md".into(), templates::USAGE),
+        ("prompts/pending.md".into(), templates::PROMPTS_PENDING),
+        ("prompts/answered.md".into(), templates::PROMPTS_ANSWERED),
+        ("logs/.gitkeep".into(), ""),
+        (".gitignore".into(), templates::GITIGNORE),
+    ]);
+    files
+}
+
+/// Creates (or completes) the brain repo in `dir`.
+pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
+    fs::create_dir_all(dir).at("creating", dir)?;
+    let root = std::path::absolute(dir).at("resolving", dir)?;
+    let mut report = InitReport {
+        root: root.clone(),
+        ..Default::default()
+    };
+    let local = root.join(LOCAL_DIR);
+    fs::create_dir_all(&local).at("creating", &local)?;
+    let local_ignore = local.join(".gitignore");
+    if !local_ignore.exists() {
+        fsutil::write_atomic(&local_ignore, templates::LOCAL_GITIGNORE.as_bytes())?;
+    }
+    for (rel, content) in skeleton() {
+        let path = root.join(&rel);
+        if fs::symlink_metadata(&path).is_ok() {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).at("creating", parent)?;
+        }
+        match fsutil::create_atomic(&path, content.as_bytes()) {
+            Ok(()) => report.created.push(rel),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let repo = Repo::open(&root)?;
+    if example {
+        let mut ignored = Vec::new();
+        let mut empty = true;
+        for s in State::ALL {
+            empty &= repo.entries(s, &mut ignored)?.is_empty();
+        }
+        if empty {
+            let task = newtask::example();
+            let locked = repo.lock()?;
+            let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
+            report
+                .created
+                .push(path.strip_prefix(&root).unwrap_or(&path).to_path_buf());
+            report.example = Some(id);
+        }
+    }
+    if report.created.is_empty() {
+        return Ok(report);
+    }
+    if !git::available() {
+        report.git_missing = true;
+        return Ok(report);
+    }
+    let git = match Git::detect(&root, &local) {
+        Some(g) => g,
+        None => {
+            report.git_initialized = true;
+            Git::init(&root, &local)?
+        }
+    };
+    let message = if report.created.iter().any(|p| p == Path::new(CONFIG_FILE)) {
+        "brain init: create the brain repo".to_string()
+    } else {
+        "brain init: add missing brain files".to_string()
+    };
+    report.commit = git.commit_paths(&report.created, &message)?;
+    Ok(report)
+}

@@ -1,0 +1,25 @@
+//! `brain-core`: the library behind the `brain` command. It turns a folder (usually a git
+//! repository) into a work queue of Markdown task files. It never writes to the terminal and
+//! never reads configuration from the user's home: the CLI does that.
+
+pub mod cache;
+pub mod config;
+pub mod doctor;
+pub mod error;
+pub mod frontmatter;
+pub mod fsutil;
+pub mod git;
+pub mod init;
+pub mod names;
+pub mod newtask;
+pub mod prompts;
+pub mod repo;
+pub mod status;
+pub mod task;
+pub mod templates;
+pub mod time;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use repo::{Entry, LockedRepo, Repo};
+pub use task::{Meta, Priority, State, Task, TaskFile};

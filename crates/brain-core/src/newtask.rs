@@ -1,0 +1,129 @@
+//! A new task, rendered in the seed's shape.
+
+use jiff::Timestamp;
+
+use crate::error::{Error, Result};
+use crate::frontmatter::scalar;
+use crate::names;
+use crate::task::{Approval, Priority};
+use crate::time::{format_duration, format_ts};
+
+/// What `brain add` knows about a task before it has an id.
+#[derive(Debug, Clone, Default)]
+pub struct NewTask {
+    pub title: String,
+    pub priority: Priority,
+    pub requires: Vec<String>,
+    pub preferred_interface: Option<String>,
+    /// Seconds.
+    pub timeout: Option<u64>,
+    pub depends_on: Vec<String>,
+    pub approval: bool,
+    pub unattended: bool,
+    pub not_before: Option<Timestamp>,
+    pub body: String,
+}
+
+impl NewTask {
+    /// Checks what a person typed, before anything is written.
+    pub fn validate(&self) -> Result<()> {
+        let title = self.title.trim();
+        if title.is_empty() {
+            return Err(Error::Invalid(
+                "the title is empty; give the task a title".into(),
+            ));
+        }
+        if self.title.contains(['\n', '\r']) {
+            return Err(Error::Invalid(
+                "the title has a line break; keep it to one line and put details in --body".into(),
+            ));
+        }
+        if let Some(p) = &self.preferred_interface {
+            names::validate_agent(p)?;
+        }
+        for d in &self.depends_on {
+            names::validate_task_id(d)?;
+        }
+        for r in &self.requires {
+            if r.trim().is_empty() || r.contains(['\n', '\r']) {
+                return Err(Error::Invalid(format!(
+                    "the capability {r:?} is empty or has a line break"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The file text for id `id` created at `now` (LF line endings, seed field order first).
+    pub fn render(&self, id: &str, now: Timestamp) -> String {
+        let mut s = String::from("---\n");
+        s.push_str(&format!("id: {id}\ncreated: {}\n", format_ts(now)));
+        s.push_str(&format!("priority: {}\n", self.priority.as_str()));
+        if self.requires.is_empty() {
+            s.push_str("requires: []\n");
+        } else {
+            s.push_str("requires:\n");
+            for r in &self.requires {
+                s.push_str(&format!("  - {}\n", scalar(r)));
+            }
+        }
+        if let Some(p) = &self.preferred_interface {
+            s.push_str(&format!("preferred_interface: {p}\n"));
+        }
+        if let Some(t) = self.timeout {
+            s.push_str(&format!("timeout: {}\n", format_duration(t)));
+        }
+        s.push_str("status: pending\n");
+        if !self.depends_on.is_empty() {
+            s.push_str("depends_on:\n");
+            for d in &self.depends_on {
+                s.push_str(&format!("  - {d}\n"));
+            }
+        }
+        if self.approval {
+            s.push_str(&format!("approval: {}\n", Approval::Required.as_str()));
+        }
+        if !self.unattended {
+            s.push_str("unattended: false\n");
+        }
+        if let Some(t) = self.not_before {
+            s.push_str(&format!("not_before: {}\n", format_ts(t)));
+        }
+        s.push_str("---\n\n");
+        s.push_str(&format!("# Task: {}\n", self.title.trim()));
+        let body = self.body.trim_matches('\n');
+        if !body.is_empty() {
+            s.push('\n');
+            s.push_str(body);
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// The body of the seed's example task (`brain init --example`).
+pub const EXAMPLE_BODY: &str = "## Input
+Obsidian vault at `D:\\Obsidian\\main-vault`
+
+## Expected Output
+- Folder tree analysis in `knowledge/insights/vault-structure.md`
+- Recommended reorganization plan
+
+## Context
+- See `context/priorities.md` for why this matters
+- User wants to consolidate scattered notes
+";
+
+/// The seed's example task.
+pub fn example() -> NewTask {
+    NewTask {
+        title: "Analyze vault folder structure".into(),
+        priority: Priority::Medium,
+        requires: vec!["code_execution".into(), "file_access".into()],
+        preferred_interface: Some("claude-code".into()),
+        timeout: Some(3600),
+        unattended: true,
+        body: EXAMPLE_BODY.into(),
+        ..NewTask::default()
+    }
+}

@@ -1,0 +1,509 @@
+//! The brain repo on disk: finding it, reading its tasks, and the lock that every mutation holds.
+
+use std::cmp::Ordering;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use crate::cache::{self, FolderCache, Stamp};
+use crate::config::{CONFIG_FILE, Config};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{self, FileLock};
+use crate::names;
+use crate::task::{State, Task, TaskFile};
+
+/// The folder, under the repo root, that holds the task folders.
+pub const TASKS_DIR: &str = "tasks";
+/// The folder brain keeps for itself on this machine (lock, scratch); ignored by git.
+pub const LOCAL_DIR: &str = ".brain";
+
+/// An open brain repo.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    root: PathBuf,
+    config: Config,
+}
+
+/// A file under `tasks/` whose name names a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub state: State,
+    /// The agent suffix of an active file.
+    pub agent: Option<String>,
+    pub path: PathBuf,
+}
+
+/// What a file name under a task folder is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Name {
+    /// A task file.
+    Task { id: String, agent: Option<String> },
+    /// One of brain's temporary files (left over if its writer died).
+    Temporary,
+    /// Something brain does not read (`.gitkeep`, a hidden file, a non-`.md` file).
+    Ignored,
+    /// A `.md` file whose name is not a valid task name; the reason says why.
+    Bad(String),
+}
+
+/// Classifies a file name found in the folder of `state`.
+pub fn classify(state: State, name: &str) -> Name {
+    if fsutil::is_tmp_name(name) {
+        return Name::Temporary;
+    }
+    if name.starts_with('.') {
+        return Name::Ignored;
+    }
+    let Some(stem) = name.strip_suffix(".md") else {
+        return Name::Ignored;
+    };
+    let (id, agent) = match (state, stem.split_once('.')) {
+        (State::Active, Some((id, agent))) => (id, Some(agent)),
+        (_, Some(_)) => {
+            return Name::Bad(
+                "only files in tasks/active/ carry an agent suffix; rename it to `<id>.md`".into(),
+            );
+        }
+        (_, None) => (stem, None),
+    };
+    if let Err(e) = names::validate_task_id(id) {
+        return Name::Bad(e.to_string());
+    }
+    if let Some(Err(e)) = agent.map(names::validate_agent) {
+        return Name::Bad(e.to_string());
+    }
+    Name::Task {
+        id: id.to_string(),
+        agent: agent.map(str::to_string),
+    }
+}
+
+/// The result of reading many task files: the good ones, and an error for each bad one.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub tasks: Vec<Task>,
+    pub problems: Vec<Error>,
+}
+
+impl Repo {
+    /// Finds the repo containing `start` by walking up to a folder with `brain.toml`.
+    pub fn discover(start: &Path) -> Result<Repo> {
+        let start = std::path::absolute(start).at("resolving", start)?;
+        let mut dir = start.as_path();
+        loop {
+            if dir.join(CONFIG_FILE).is_file() {
+                return Repo::open(dir);
+            }
+            match dir.parent() {
+                Some(p) => dir = p,
+                None => return Err(Error::NotARepo { start }),
+            }
+        }
+    }
+
+    /// Opens the repo whose root (the folder with `brain.toml`) is `root`.
+    pub fn open(root: &Path) -> Result<Repo> {
+        let root = std::path::absolute(root).at("resolving", root)?;
+        if !root.join(CONFIG_FILE).is_file() {
+            return Err(Error::NotARepo { start: root });
+        }
+        let config = Config::load(&root)?;
+        Ok(Repo { root, config })
+    }
+
+    /// The repo root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The parsed `brain.toml`.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `tasks/<state>/`.
+    pub fn state_dir(&self, state: State) -> PathBuf {
+        self.root.join(TASKS_DIR).join(state.as_str())
+    }
+
+    /// The path a task file has in `state` (`active/<id>.<agent>.md` when active).
+    pub fn task_path(&self, state: State, id: &str, agent: Option<&str>) -> PathBuf {
+        let name = match agent {
+            Some(a) => format!("{id}.{a}.md"),
+            None => format!("{id}.md"),
+        };
+        self.state_dir(state).join(name)
+    }
+
+    /// `.brain/` for this machine's own files.
+    pub fn local_dir(&self) -> PathBuf {
+        self.root.join(LOCAL_DIR)
+    }
+
+    /// The task files in `state`'s folder, by name; temporary, ignored and badly named files are
+    /// left out (bad names are reported in `bad`).
+    pub fn entries(&self, state: State, bad: &mut Vec<Error>) -> Result<Vec<Entry>> {
+        let dir = self.state_dir(state);
+        let read = match fs::read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("reading folder", &dir, e)),
+        };
+        let mut out = Vec::new();
+        for ent in read {
+            let ent = ent.at("reading folder", &dir)?;
+            let name = ent.file_name();
+            let Some(name) = name.to_str() else {
+                bad.push(Error::parse(
+                    dir.join(&name),
+                    1,
+                    "the file name is not valid UTF-8; rename it",
+                ));
+                continue;
+            };
+            match classify(state, name) {
+                Name::Task { id, agent } => out.push(Entry {
+                    id,
+                    state,
+                    agent,
+                    path: dir.join(name),
+                }),
+                Name::Bad(why) => bad.push(Error::parse(dir.join(name), 1, why)),
+                Name::Temporary | Name::Ignored => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads and parses one task file.
+    pub fn read(&self, entry: &Entry) -> Result<TaskFile> {
+        let bytes = read_limited(&entry.path)?;
+        TaskFile::parse(
+            &entry.path,
+            bytes,
+            entry.id.clone(),
+            entry.state,
+            entry.agent.clone(),
+        )
+    }
+
+    /// Reads every task in `states`, in parallel, through the folder caches (see
+    /// [`crate::cache`]). Bad files are reported in `problems` and never stop the others from
+    /// being read.
+    pub fn scan(&self, states: &[State]) -> Result<Scan> {
+        let mut scan = Scan::default();
+        for &state in states {
+            self.scan_folder(state, &mut scan)?;
+        }
+        Ok(scan)
+    }
+
+    fn scan_folder(&self, state: State, scan: &mut Scan) -> Result<()> {
+        enum Got {
+            Hit(Task, Stamp),
+            Miss(Result<(Task, Stamp)>),
+            Skip,
+        }
+        let dir = self.state_dir(state);
+        let read = match fs::read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("reading folder", &dir, e)),
+        };
+        let dirents = read
+            .collect::<io::Result<Vec<fs::DirEntry>>>()
+            .at("reading folder", &dir)?;
+        let cache_path = self.cache_path(state);
+        let cache = FolderCache::load(&cache_path, &dir, state);
+        let results = parallel_map(&dirents, |d| {
+            let os_name = d.file_name();
+            let Some(name) = os_name.to_str() else {
+                return Got::Miss(Err(Error::parse(
+                    d.path(),
+                    1,
+                    "the file name is not valid UTF-8; rename it",
+                )));
+            };
+            let (id, agent) = match classify(state, name) {
+                Name::Task { id, agent } => (id, agent),
+                Name::Bad(why) => return Got::Miss(Err(Error::parse(dir.join(name), 1, why))),
+                Name::Temporary | Name::Ignored => return Got::Skip,
+            };
+            // Relative to the open folder (fstatat), not a walk of the whole path.
+            let md = match d.metadata() {
+                Ok(md) => md,
+                // Moved on between listing and reading: not a problem.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Got::Skip,
+                Err(e) => return Got::Miss(Err(Error::io("reading", dir.join(name), e))),
+            };
+            let stamp = Stamp::of(&md);
+            if let Some(t) = cache.get(name, &stamp) {
+                return Got::Hit(t, stamp);
+            }
+            let entry = Entry {
+                id,
+                state,
+                agent,
+                path: dir.join(name),
+            };
+            Got::Miss(self.read(&entry).map(|f| (f.task, stamp)))
+        });
+        let mut hits = 0;
+        let mut dirty = false;
+        let mut good = Vec::with_capacity(results.len());
+        for got in results {
+            match got {
+                Got::Hit(t, s) => {
+                    hits += 1;
+                    good.push((t, s));
+                }
+                Got::Miss(Ok(pair)) => {
+                    dirty = true;
+                    good.push(pair);
+                }
+                Got::Skip => {}
+                Got::Miss(Err(Error::Io { source, .. }))
+                    if source.kind() == io::ErrorKind::NotFound => {}
+                Got::Miss(Err(e)) => scan.problems.push(e),
+            }
+        }
+        if dirty || hits != cache.len() {
+            self.ensure_local_dir();
+            cache::save(
+                &cache_path,
+                good.iter().map(|(t, s)| (file_name(&t.path), *s, t)),
+            );
+        }
+        scan.tasks.extend(good.into_iter().map(|(t, _)| t));
+        Ok(())
+    }
+
+    fn cache_path(&self, state: State) -> PathBuf {
+        self.local_dir()
+            .join("cache")
+            .join(format!("{}.bin", state.as_str()))
+    }
+
+    /// Creates `.brain/` with a `.gitignore` that ignores the folder itself. Best effort: a
+    /// read-only repo still reads.
+    pub fn ensure_local_dir(&self) {
+        let local = self.local_dir();
+        let ignore = local.join(".gitignore");
+        if !ignore.exists() && fs::create_dir_all(&local).is_ok() {
+            let _ = fsutil::write_atomic(&ignore, crate::templates::LOCAL_GITIGNORE.as_bytes());
+        }
+    }
+
+    /// Every file of the task `id`, in any folder. More than one means the repo needs
+    /// `brain doctor`.
+    pub fn locate(&self, id: &str) -> Result<Vec<Entry>> {
+        names::validate_task_id(id)?;
+        let mut found = Vec::new();
+        for state in [State::Pending, State::Completed, State::Failed] {
+            let path = self.task_path(state, id, None);
+            if path.is_file() {
+                found.push(Entry {
+                    id: id.to_string(),
+                    state,
+                    agent: None,
+                    path,
+                });
+            }
+        }
+        let mut ignored = Vec::new();
+        found.extend(
+            self.entries(State::Active, &mut ignored)?
+                .into_iter()
+                .filter(|e| e.id == id),
+        );
+        Ok(found)
+    }
+
+    /// The one file of task `id`.
+    pub fn find(&self, id: &str) -> Result<Entry> {
+        let mut found = self.locate(id)?;
+        match found.len() {
+            0 => Err(Error::TaskNotFound(id.to_string())),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::Invalid(format!(
+                "task `{id}` is in more than one folder ({}); run `brain doctor` to see and repair it",
+                found
+                    .iter()
+                    .map(|e| e.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Takes the queue lock: every mutation of the queue on this machine happens while holding
+    /// it, so mutations are serialized.
+    pub fn lock(&self) -> Result<LockedRepo<'_>> {
+        self.ensure_local_dir();
+        let lock = FileLock::acquire(&self.local_dir().join("lock"))?;
+        Ok(LockedRepo {
+            repo: self,
+            _lock: lock,
+        })
+    }
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+}
+
+/// Reads a file, refusing (without reading all of it) one over the task size limit.
+pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = fs::File::open(path).at("reading", path)?;
+    let mut buf = Vec::with_capacity(4096);
+    f.take(crate::frontmatter::MAX_TASK_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .at("reading", path)?;
+    Ok(buf)
+}
+
+/// Maps `f` over `items` on all cores, keeping order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads <= 1 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Queue order within a state: priority, then `preferred_interface == agent`, then `created`,
+/// then id (SPEC §3).
+pub fn queue_order(a: &Task, b: &Task, agent: Option<&str>) -> Ordering {
+    let prefers = |t: &Task| agent.is_some() && t.meta.preferred_interface.as_deref() == agent;
+    a.meta
+        .priority
+        .cmp(&b.meta.priority)
+        .then_with(|| prefers(b).cmp(&prefers(a)))
+        .then_with(|| cmp_created(a.meta.created, b.meta.created))
+        .then_with(|| a.id.cmp(&b.id))
+}
+
+fn cmp_created(a: Option<Timestamp>, b: Option<Timestamp>) -> Ordering {
+    // A task without `created` sorts after those with one.
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The repo while this process holds the queue lock. Only this type can change the queue.
+pub struct LockedRepo<'a> {
+    repo: &'a Repo,
+    _lock: FileLock,
+}
+
+impl std::ops::Deref for LockedRepo<'_> {
+    type Target = Repo;
+    fn deref(&self) -> &Repo {
+        self.repo
+    }
+}
+
+impl LockedRepo<'_> {
+    /// The next free id `task-YYYY-MM-DD-NNN` for the UTC date of `now`, looking at every
+    /// folder (case-insensitively, for case-insensitive file systems).
+    pub fn next_id(&self, now: Timestamp) -> Result<String> {
+        let date = now.strftime("%Y-%m-%d").to_string();
+        let prefix = format!("task-{date}-");
+        let mut max = 0u64;
+        for state in State::ALL {
+            let dir = self.state_dir(state);
+            let read = match fs::read_dir(&dir) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("reading folder", &dir, e)),
+            };
+            for ent in read {
+                let ent = ent.at("reading folder", &dir)?;
+                let name = ent.file_name();
+                let Some(name) = name.to_str() else { continue };
+                let lower = name.to_ascii_lowercase();
+                if let Some(rest) = lower.strip_prefix(&prefix) {
+                    let digits: &str = rest.split(['.', '-']).next().unwrap_or("");
+                    if let Ok(n) = digits.parse::<u64>() {
+                        max = max.max(n);
+                    }
+                }
+            }
+        }
+        Ok(format!("{prefix}{:03}", max + 1))
+    }
+
+    /// Writes a new pending task. `render` gets the allocated id and returns the file's text.
+    /// The file appears atomically and never replaces another.
+    pub fn create_pending(
+        &self,
+        now: Timestamp,
+        render: impl Fn(&str) -> String,
+    ) -> Result<(String, PathBuf)> {
+        let dir = self.state_dir(State::Pending);
+        fs::create_dir_all(&dir).at("creating", &dir)?;
+        loop {
+            let id = self.next_id(now)?;
+            let path = self.task_path(State::Pending, &id, None);
+            match fsutil::create_atomic(&path, render(&id).as_bytes()) {
+                Ok(()) => return Ok((id, path)),
+                // Someone outside brain wrote this name meanwhile: take the next one.
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_names() {
+        assert_eq!(
+            classify(State::Active, "t-1.claude-code.md"),
+            Name::Task {
+                id: "t-1".into(),
+                agent: Some("claude-code".into())
+            }
+        );
+        assert_eq!(
+            classify(State::Pending, "t-1.md"),
+            Name::Task {
+                id: "t-1".into(),
+                agent: None
+            }
+        );
+        assert!(matches!(classify(State::Pending, "t-1.a.md"), Name::Bad(_)));
+        assert!(matches!(
+            classify(State::Pending, "bad name.md"),
+            Name::Bad(_)
+        ));
+        assert_eq!(classify(State::Pending, ".gitkeep"), Name::Ignored);
+        assert_eq!(classify(State::Pending, "notes.txt"), Name::Ignored);
+        assert_eq!(
+            classify(State::Pending, ".t-1.md.brain-tmp.12.0"),
+            Name::Temporary
+        );
+    }
+}

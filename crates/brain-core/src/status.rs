@@ -1,0 +1,99 @@
+//! `brain status`: counts, claims, stale claims, open questions.
+
+use std::fs;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::prompts::{self, QState};
+use crate::repo::Repo;
+use crate::task::{State, Task};
+use crate::time::format_ts;
+
+/// One active claim.
+#[derive(Debug, Serialize)]
+pub struct Claim {
+    pub id: String,
+    pub title: String,
+    pub agent: Option<String>,
+    pub claimed_at: Option<String>,
+    pub heartbeat_at: Option<String>,
+    /// Seconds since the claim was made.
+    pub age_secs: Option<i64>,
+    /// Seconds since the last heartbeat (or the claim).
+    pub idle_secs: Option<i64>,
+    pub stale: bool,
+}
+
+/// Counts per state.
+#[derive(Debug, Default, Serialize)]
+pub struct Counts {
+    pub pending: usize,
+    pub active: usize,
+    pub completed: usize,
+    pub failed: usize,
+}
+
+/// The whole status.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub counts: Counts,
+    pub claims: Vec<Claim>,
+    pub stale: usize,
+    pub open_questions: usize,
+    /// Files that could not be read (see `brain doctor`).
+    pub problems: usize,
+}
+
+/// When the claim last showed life: its heartbeat, else the claim time.
+pub fn last_seen(t: &Task) -> Option<Timestamp> {
+    t.meta.heartbeat_at.or(t.meta.claimed_at)
+}
+
+/// Computes the status of `repo` at `now`. Also returns the problems found while reading.
+pub fn status(repo: &Repo, now: Timestamp) -> Result<(Status, Vec<crate::Error>)> {
+    let scan = repo.scan(&State::ALL)?;
+    let mut counts = Counts::default();
+    let stale_after = repo.config().queue.stale_after as i64;
+    let mut claims = Vec::new();
+    for t in &scan.tasks {
+        match t.state {
+            State::Pending => counts.pending += 1,
+            State::Active => counts.active += 1,
+            State::Completed => counts.completed += 1,
+            State::Failed => counts.failed += 1,
+        }
+        if t.state == State::Active {
+            let secs = |ts: Option<Timestamp>| ts.map(|ts| now.as_second() - ts.as_second());
+            let idle = secs(last_seen(t));
+            claims.push(Claim {
+                id: t.id.clone(),
+                title: t.title.clone(),
+                agent: t.agent.clone().or_else(|| t.meta.claimed_by.clone()),
+                claimed_at: t.meta.claimed_at.map(format_ts),
+                heartbeat_at: t.meta.heartbeat_at.map(format_ts),
+                age_secs: secs(t.meta.claimed_at),
+                idle_secs: idle,
+                stale: idle.is_some_and(|i| i > stale_after),
+            });
+        }
+    }
+    claims.sort_by(|a, b| a.id.cmp(&b.id));
+    let read = |p: &str| fs::read_to_string(repo.root().join(p)).unwrap_or_default();
+    let open_questions = prompts::all(&read("prompts/pending.md"), &read("prompts/answered.md"))
+        .iter()
+        .filter(|q| q.state == QState::Open)
+        .count();
+    let stale = claims.iter().filter(|c| c.stale).count();
+    Ok((
+        Status {
+            counts,
+            stale,
+            claims,
+            open_questions,
+            problems: scan.problems.len(),
+        },
+        scan.problems,
+    ))
+}

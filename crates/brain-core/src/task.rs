@@ -1,0 +1,580 @@
+//! The task model: the typed view of a task file, and its state (which is its folder).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::frontmatter::{self, Document, FieldValue};
+use crate::names;
+use crate::time::{format_ts, parse_duration, parse_time};
+
+/// A task's state. The folder a task file lies in is the truth; `status` only mirrors it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Pending,
+    Active,
+    Completed,
+    Failed,
+}
+
+impl State {
+    /// Every state, in lifecycle order.
+    pub const ALL: [State; 4] = [
+        State::Pending,
+        State::Active,
+        State::Completed,
+        State::Failed,
+    ];
+
+    /// The folder name under `tasks/`, which is also the `status` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Active => "active",
+            State::Completed => "completed",
+            State::Failed => "failed",
+        }
+    }
+
+    /// Parses a state name.
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Task priority: `critical` > `high` > `medium` > `low`. Ordered so that the most urgent sorts
+/// first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Critical,
+    High,
+    #[default]
+    Medium,
+    Low,
+}
+
+impl Priority {
+    /// The name written in task files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        }
+    }
+
+    /// Parses a priority name (case-insensitive).
+    pub fn parse(s: &str) -> Option<Priority> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Priority::Critical),
+            "high" => Some(Priority::High),
+            "medium" => Some(Priority::Medium),
+            "low" => Some(Priority::Low),
+            _ => None,
+        }
+    }
+}
+
+/// The human gate of a task (`approval:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// A human must approve before any agent may claim it.
+    Required,
+    /// Approved; the gate is open.
+    Approved,
+    /// Denied; the task goes to `failed/`.
+    Denied,
+}
+
+impl Approval {
+    /// The name written in task files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Required => "required",
+            Approval::Approved => "approved",
+            Approval::Denied => "denied",
+        }
+    }
+}
+
+/// The frontmatter fields brain understands, typed. Unknown keys stay in the file untouched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meta {
+    pub id: Option<String>,
+    #[serde(with = "opt_ts")]
+    pub created: Option<Timestamp>,
+    pub priority: Priority,
+    pub requires: Vec<String>,
+    pub preferred_interface: Option<String>,
+    /// Seconds.
+    pub timeout: Option<u64>,
+    pub status: Option<String>,
+    pub title: Option<String>,
+    pub depends_on: Vec<String>,
+    pub approval: Option<Approval>,
+    pub unattended: bool,
+    #[serde(with = "opt_ts")]
+    pub not_before: Option<Timestamp>,
+    pub max_attempts: Option<u32>,
+    pub attempt: u32,
+    pub epoch: u64,
+    pub claimed_by: Option<String>,
+    #[serde(with = "opt_ts")]
+    pub claimed_at: Option<Timestamp>,
+    #[serde(with = "opt_ts")]
+    pub heartbeat_at: Option<Timestamp>,
+    #[serde(with = "opt_ts")]
+    pub completed_at: Option<Timestamp>,
+    #[serde(with = "opt_ts")]
+    pub failed_at: Option<Timestamp>,
+}
+
+mod opt_ts {
+    use jiff::Timestamp;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(ts) => s.serialize_str(&super::format_ts(*ts)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// A scalar read as text, whatever YAML type it has (`id: 123` reads as `"123"`).
+#[derive(Debug, Clone)]
+struct Text(String, bool);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a single value (text, number or time), not a list or a map")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Text, E> {
+                Ok(Text(v.to_string(), false))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Text, E> {
+                Ok(Text(v, false))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Text, E> {
+                Ok(Text(v.to_string(), true))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Text, E> {
+                Ok(Text(v.to_string(), true))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Text, E> {
+                Ok(Text(v.to_string(), true))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Text, E> {
+                Ok(Text(v.to_string(), false))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One value or a list of them (`requires: file_access` is read as a one-item list).
+#[derive(Debug, Clone, Default)]
+struct List(Vec<String>);
+
+impl<'de> Deserialize<'de> for List {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = List;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<List, E> {
+                Ok(List(vec![v.to_string()]))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<List, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<List, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Text(t, _)) = seq.next_element::<Text>()? {
+                    out.push(t);
+                }
+                Ok(List(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Raw {
+    id: Option<Text>,
+    created: Option<Text>,
+    priority: Option<Text>,
+    requires: Option<List>,
+    preferred_interface: Option<Text>,
+    timeout: Option<Text>,
+    status: Option<Text>,
+    title: Option<Text>,
+    depends_on: Option<List>,
+    approval: Option<Text>,
+    unattended: Option<bool>,
+    not_before: Option<Text>,
+    max_attempts: Option<u32>,
+    attempt: Option<u32>,
+    epoch: Option<u64>,
+    claimed_by: Option<Text>,
+    claimed_at: Option<Text>,
+    heartbeat_at: Option<Text>,
+    completed_at: Option<Text>,
+    failed_at: Option<Text>,
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! { with_snippet: false }
+}
+
+impl Meta {
+    /// Parses the frontmatter of `doc`. Errors name `path` and the file line.
+    pub fn parse(doc: &Document, path: &Path) -> Result<Meta> {
+        let fm = doc.frontmatter();
+        let raw: Raw = if fm.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        }) {
+            Raw::default()
+        } else {
+            serde_saphyr::from_str_with_options(fm, yaml_options()).map_err(|e| {
+                let fm_line = e.location().map_or(1, |l| l.line() as usize);
+                let line = fm_line + doc.frontmatter_first_line() - 1;
+                Error::parse(path, line, yaml_message(&e, key_above(fm, fm_line)))
+            })?
+        };
+        let field_err = |key: &str, msg: String| {
+            Error::parse(
+                path,
+                doc.key_line(key).unwrap_or(1),
+                format!("`{key}`: {msg}"),
+            )
+        };
+        let time = |key: &str, v: Option<Text>| -> Result<Option<Timestamp>> {
+            v.map(|Text(t, _)| parse_time(&t, &TimeZone::UTC).map_err(|m| field_err(key, m)))
+                .transpose()
+        };
+        let name =
+            |key: &str, v: Option<Text>, check: fn(&str) -> Result<()>| -> Result<Option<String>> {
+                v.map(|Text(t, _)| {
+                    check(&t)
+                        .map(|_| t)
+                        .map_err(|e| field_err(key, e.to_string()))
+                })
+                .transpose()
+            };
+        let priority = match raw.priority {
+            None => Priority::default(),
+            Some(Text(p, _)) => Priority::parse(&p).ok_or_else(|| {
+                field_err(
+                    "priority",
+                    format!("`{p}` is not a priority; use critical, high, medium or low"),
+                )
+            })?,
+        };
+        let timeout = match raw.timeout {
+            None => None,
+            Some(Text(t, true)) => {
+                return Err(field_err(
+                    "timeout",
+                    format!("`{t}` has no unit; write it with one, like {t}m or {t}s"),
+                ));
+            }
+            Some(Text(t, false)) => Some(parse_duration(&t).map_err(|m| field_err("timeout", m))?),
+        };
+        let approval = match raw.approval {
+            None => None,
+            Some(Text(a, _)) => match a.trim().to_ascii_lowercase().as_str() {
+                "required" | "true" | "yes" => Some(Approval::Required),
+                "approved" => Some(Approval::Approved),
+                "denied" => Some(Approval::Denied),
+                "" | "none" | "false" | "no" => None,
+                _ => {
+                    return Err(field_err(
+                        "approval",
+                        format!(
+                            "`{a}` is not a gate; use `required` (brain writes approved or denied)"
+                        ),
+                    ));
+                }
+            },
+        };
+        let depends_on = raw.depends_on.unwrap_or_default().0;
+        for d in &depends_on {
+            names::validate_task_id(d).map_err(|e| field_err("depends_on", e.to_string()))?;
+        }
+        if raw.max_attempts == Some(0) {
+            return Err(field_err("max_attempts", "must be at least 1".into()));
+        }
+        Ok(Meta {
+            id: name("id", raw.id, names::validate_task_id)?,
+            created: time("created", raw.created)?,
+            priority,
+            requires: raw.requires.unwrap_or_default().0,
+            preferred_interface: name(
+                "preferred_interface",
+                raw.preferred_interface,
+                names::validate_agent,
+            )?,
+            timeout,
+            status: raw.status.map(|t| t.0),
+            title: raw.title.map(|t| t.0),
+            depends_on,
+            approval,
+            unattended: raw.unattended.unwrap_or(true),
+            not_before: time("not_before", raw.not_before)?,
+            max_attempts: raw.max_attempts,
+            attempt: raw.attempt.unwrap_or(0),
+            epoch: raw.epoch.unwrap_or(0),
+            claimed_by: name("claimed_by", raw.claimed_by, names::validate_agent)?,
+            claimed_at: time("claimed_at", raw.claimed_at)?,
+            heartbeat_at: time("heartbeat_at", raw.heartbeat_at)?,
+            completed_at: time("completed_at", raw.completed_at)?,
+            failed_at: time("failed_at", raw.failed_at)?,
+        })
+    }
+}
+
+/// The top-level key whose block holds 1-based line `line` of the frontmatter `fm`.
+fn key_above(fm: &str, line: usize) -> Option<&str> {
+    fm.lines()
+        .take(line)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(|l| {
+            let (key, _) = l.split_once(':')?;
+            let plain = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            plain.then_some(key)
+        })
+}
+
+/// The message of a YAML error without its location (which brain reports as `file:line`),
+/// naming the key it concerns.
+fn yaml_message(e: &serde_saphyr::Error, key: Option<&str>) -> String {
+    let msg = e.to_string();
+    let first = msg.lines().next().unwrap_or("invalid YAML").trim();
+    // serde-saphyr appends " at line N column M"; the line is already in our prefix.
+    let mut text = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    }
+    .to_string();
+    if let Some(dup) = text.strip_prefix("duplicate mapping key: ") {
+        let dup = dup.split(',').next().unwrap_or(dup).trim();
+        return format!("the key `{dup}` appears twice; keep one of them");
+    }
+    if text.contains("expected mapping start") {
+        return "the frontmatter must be `key: value` lines (a YAML mapping)".into();
+    }
+    if text.starts_with("invalid u32") || text.starts_with("invalid u64") {
+        text = "expected a whole number".into();
+    }
+    match key {
+        Some(k) => format!("`{k}`: invalid value: {text}"),
+        None => format!("invalid frontmatter: {text}"),
+    }
+}
+
+/// A task as read from its file: where it is, its state, and its typed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: String,
+    pub state: State,
+    /// The agent in an active file's name (`active/<id>.<agent>.md`).
+    pub agent: Option<String>,
+    pub title: String,
+    pub path: PathBuf,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+impl Task {
+    /// The effective attempt limit: the task's own, else `default`.
+    pub fn max_attempts(&self, default: u32) -> u32 {
+        self.meta.max_attempts.unwrap_or(default)
+    }
+}
+
+/// A parsed task file that can be edited losslessly.
+#[derive(Debug, Clone)]
+pub struct TaskFile {
+    pub task: Task,
+    pub doc: Document,
+}
+
+impl TaskFile {
+    /// Parses the bytes of the file at `path`, whose place in the repo gave `id`, `state` and
+    /// `agent`.
+    pub fn parse(
+        path: &Path,
+        bytes: Vec<u8>,
+        id: String,
+        state: State,
+        agent: Option<String>,
+    ) -> Result<TaskFile> {
+        let doc = frontmatter::decode(bytes).map_err(|e| Error::parse(path, e.line, e.message))?;
+        let meta = Meta::parse(&doc, path)?;
+        let title = meta
+            .title
+            .clone()
+            .or_else(|| heading(doc.body()))
+            .unwrap_or_else(|| id.clone());
+        Ok(TaskFile {
+            task: Task {
+                id,
+                state,
+                agent,
+                title,
+                path: path.to_path_buf(),
+                meta,
+            },
+            doc,
+        })
+    }
+
+    /// Sets a field in the text and re-reads the typed view from it, so the two never disagree.
+    /// An edit that would make the file unparsable is refused and leaves it as it was.
+    pub fn set(&mut self, key: &str, value: FieldValue) -> Result<()> {
+        let before = self.doc.clone();
+        self.doc.set(key, &value);
+        self.reread(before)
+    }
+
+    /// Sets a time field.
+    pub fn set_time(&mut self, key: &str, ts: Timestamp) -> Result<()> {
+        self.set(key, FieldValue::Str(format_ts(ts)))
+    }
+
+    /// Removes a field.
+    pub fn remove(&mut self, key: &str) -> Result<()> {
+        let before = self.doc.clone();
+        self.doc.remove(key);
+        self.reread(before)
+    }
+
+    fn reread(&mut self, before: Document) -> Result<()> {
+        match Meta::parse(&self.doc, &self.task.path) {
+            Ok(meta) => {
+                self.task.meta = meta;
+                Ok(())
+            }
+            Err(e) => {
+                self.doc = before;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The first `# ` heading of a body, without a `Task: ` prefix.
+pub fn heading(body: &str) -> Option<String> {
+    let mut in_fence = false;
+    for line in body.lines() {
+        let t = line.trim_end();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        if let Some(h) = t.strip_prefix("# ") {
+            let h = h.trim();
+            let h = h.strip_prefix("Task:").map_or(h, str::trim);
+            if !h.is_empty() {
+                return Some(h.to_string());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TaskFile> {
+        TaskFile::parse(
+            Path::new("t.md"),
+            text.as_bytes().to_vec(),
+            "t".into(),
+            State::Pending,
+            None,
+        )
+    }
+
+    #[test]
+    fn seed_task_parses() {
+        let f = parse(
+            "---\nid: task-2026-01-31-001\ncreated: 2026-01-31T02:30:00Z\npriority: medium\nrequires:\n  - code_execution\n  - file_access\npreferred_interface: claude-code\ntimeout: 60m\nstatus: pending\n---\n\n# Task: Analyze vault folder structure\n",
+        )
+        .unwrap();
+        let m = &f.task.meta;
+        assert_eq!(m.requires, ["code_execution", "file_access"]);
+        assert_eq!(m.timeout, Some(3600));
+        assert_eq!(f.task.title, "Analyze vault folder structure");
+        assert_eq!(m.preferred_interface.as_deref(), Some("claude-code"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse("---\nid: a\npriority: urgent\n---\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.md:3: `priority`"), "{e}");
+        let e = parse("---\nid: a\ntimeout: 90\n---\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.md:3: `timeout`") && e.contains("no unit"),
+            "{e}"
+        );
+        let e = parse("---\nid: a\nattempt: many\n---\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.md:3:"), "{e}");
+        let e = parse("---\nid: a\nid: b\n---\n").unwrap_err().to_string();
+        assert!(e.starts_with("t.md:3:"), "{e}");
+    }
+
+    #[test]
+    fn set_refuses_edits_that_break_the_file() {
+        let mut f = parse("---\nid: a\n---\n").unwrap();
+        assert!(f.set("attempt", FieldValue::Str("x".into())).is_err());
+        assert_eq!(f.doc.text(), "---\nid: a\n---\n");
+        f.set("attempt", FieldValue::Int(2)).unwrap();
+        assert_eq!(f.task.meta.attempt, 2);
+    }
+}

@@ -1,0 +1,72 @@
+//! The files `brain init` writes. Each is created only where no file exists.
+
+/// `agents/overnight.md`: the prompt an unattended run gives the agent before the task file.
+pub const OVERNIGHT_PROMPT: &str = r#"# Overnight run
+
+You are running unattended, on a schedule, on one task from this brain repo. Nobody is
+watching and nobody can answer you until morning. The task file follows this prompt; its
+sections (`## Input`, `## Expected Output`, `## Context`) say what to do.
+
+## How to work
+
+- Work on this one task only. Read the files it names before you change anything.
+- Write results where `## Expected Output` says. Do not touch files the task does not name, and
+  never delete or overwrite a person's notes.
+- Do nothing that cannot be undone: no `rm -rf`, no `git push --force`, no `git reset --hard`,
+  no sending mail or messages, no purchases.
+- If the task asks you to change files in this repo, commit them with a message that names the
+  task id. Never commit files under `tasks/`, `context/` or `prompts/`: brain does that.
+- If you need a decision only a person can make, do not guess. Ask it with
+  `brain ask "<question>" --task "$BRAIN_TASK"`, finish what you can without the answer, and say
+  in your summary what is waiting on the person.
+- If something outside your task needs another agent, leave a note with
+  `brain handoff --to <agent> --task "$BRAIN_TASK" --note "<what and why>"`.
+
+## When you finish
+
+End with a short summary: what you did, where the results are, and anything left open. brain
+records your final message as the task's result. If you could not do the task, say exactly
+what stopped you and exit with an error, so the task is retried or left for a person.
+"#;
+
+/// `context/active-agent.md` with no active claims.
+pub const ACTIVE_AGENT_HEADER: &str =
+    "<!-- context/active-agent.md: who is working on what, one block per active claim in the
+     seed's format. brain rewrites this file on every claim and finish; edits here are lost. -->
+";
+
+/// `context/handoff.md`.
+pub const HANDOFF: &str = "# Handoffs
+
+Notes from one agent to another, one section per recipient (`## For Claude Code`) with
+`### Task`, `### Files Modified`, `### Notes` and `### Blocking Issues`. A new handoff to the same
+recipient replaces its section; git keeps the replaced text.
+";
+
+/// `context/usage.md`, in the seed's YAML shape.
+pub const USAGE: &str = "# context/usage.md: sessions and tokens per agent, kept by `brain run`.
+last_updated: null
+";
+
+/// `prompts/pending.md`.
+pub const PROMPTS_PENDING: &str = "# Pending questions
+
+Questions and approval requests waiting for you, one `## q-…` entry each. To answer one, run
+`brain answer <id> \"…\"`, or move its entry to `prompts/answered.md` and write your answer under
+it. To approve or deny a gated task, run `brain approve <task>` or `brain deny <task> --reason …`.
+";
+
+/// `prompts/answered.md`.
+pub const PROMPTS_ANSWERED: &str = "# Answered questions
+
+Answered entries, each with its question and the answer under it.
+";
+
+/// The root `.gitignore`, written only where the repo has none.
+pub const GITIGNORE: &str = "# brain's files for this machine only (lock, scratch index)
+/.brain/
+";
+
+/// `.brain/.gitignore`: the folder ignores itself, so brain never needs to edit a user's
+/// `.gitignore`.
+pub const LOCAL_GITIGNORE: &str = "*\n";

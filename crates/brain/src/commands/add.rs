@@ -1,0 +1,127 @@
+//! `brain add`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use brain_core::newtask::NewTask;
+use brain_core::time::{parse_duration, parse_time};
+use brain_core::{Error, Priority};
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use super::Context;
+use crate::output;
+
+/// Add a task to tasks/pending/ and print its id.
+///
+/// The file is written in the seed's shape (frontmatter, then `# Task: TITLE` and the body) and
+/// appears atomically; ids (`task-YYYY-MM-DD-NNN`) never collide, even when many processes add
+/// at once.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The task's title, one line.
+    title: String,
+    /// critical, high, medium or low.
+    #[arg(long, short, default_value = "medium", value_parser = parse_priority)]
+    priority: Priority,
+    /// Capabilities an agent needs to claim it, comma-separated (e.g. code_execution,file_access).
+    #[arg(long, value_delimiter = ',', value_name = "CAP,...")]
+    requires: Vec<String>,
+    /// The agent that should get it first (`preferred_interface`).
+    #[arg(long, value_name = "AGENT")]
+    prefer: Option<String>,
+    /// How long an agent may work on it: 90s, 60m, 2h, 1h30m.
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    timeout: Option<u64>,
+    /// A task that must be completed first (repeat for several).
+    #[arg(long = "depends-on", value_name = "ID")]
+    depends_on: Vec<String>,
+    /// A person must approve it (`brain approve`) before any agent may claim it.
+    #[arg(long)]
+    approval: bool,
+    /// Never run it from a scheduled, unattended run.
+    #[arg(long)]
+    no_unattended: bool,
+    /// Not before this time: 2026-02-01T09:00:00Z, or local 2026-02-01 09:00 or 2026-02-01.
+    #[arg(long, value_parser = parse_local_time, value_name = "TIME")]
+    not_before: Option<jiff::Timestamp>,
+    /// The task's body (Markdown), after the title.
+    #[arg(long, conflicts_with = "body_file")]
+    body: Option<String>,
+    /// Read the body from a file, or from standard input with `-`.
+    #[arg(long, value_name = "FILE|-")]
+    body_file: Option<PathBuf>,
+    /// Print {"id": …, "path": …} as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    Priority::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a priority; use critical, high, medium or low"))
+}
+
+fn parse_timeout(s: &str) -> Result<u64, String> {
+    parse_duration(s)
+}
+
+fn parse_local_time(s: &str) -> Result<jiff::Timestamp, String> {
+    parse_time(s, &TimeZone::system())
+}
+
+#[derive(Serialize)]
+struct Added {
+    id: String,
+    path: PathBuf,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let body = match &args.body_file {
+        None => args.body.clone().unwrap_or_default(),
+        Some(p) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the body from standard input")?;
+            s
+        }
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading the body from {}", p.display()))?,
+    };
+    let task = NewTask {
+        title: args.title,
+        priority: args.priority,
+        requires: args
+            .requires
+            .into_iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect(),
+        preferred_interface: args.prefer,
+        timeout: args.timeout,
+        depends_on: args.depends_on,
+        approval: args.approval,
+        unattended: !args.no_unattended,
+        not_before: args.not_before,
+        body,
+    };
+    task.validate()?;
+    let repo = ctx.repo()?;
+    let now = super::now()?;
+    let locked = repo.lock()?;
+    for dep in &task.depends_on {
+        if locked.locate(dep)?.is_empty() {
+            bail!(Error::Invalid(format!(
+                "--depends-on {dep}: no such task; check the id with `brain list`"
+            )));
+        }
+    }
+    let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
+    drop(locked);
+    if args.json {
+        output::json(&Added { id, path })
+    } else {
+        output::line(id)
+    }
+}

@@ -1,0 +1,71 @@
+//! `brain doctor`.
+
+use std::io::Write;
+
+use brain_core::doctor::{self, Report};
+
+use super::Context;
+use crate::{exit, output};
+
+/// Check every file of the repo; exit 5 when it is unhealthy.
+///
+/// Finds task files that do not parse, `status` fields that disagree with the folder, an id in
+/// two folders, temporary files left by an interrupted write, bad file names and missing parts
+/// of the layout. `--fix` repairs what is safe (missing parts, temporary files, `status` and
+/// `id` fields) and lists what it left for you.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Repair what is safe to repair.
+    #[arg(long)]
+    fix: bool,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let repo = ctx.repo()?;
+    let locked = repo.lock()?;
+    let report: Report = doctor::doctor(&locked, args.fix)?;
+    drop(locked);
+    if args.json {
+        output::json(&report)?;
+    } else {
+        let mut out = output::stdout();
+        for f in &report.findings {
+            let tag = if f.fixed { "fixed" } else { "problem" };
+            writeln!(out, "{tag}: {}: {}", f.path.display(), f.message)?;
+        }
+        let left = report.findings.iter().filter(|f| !f.fixed).count();
+        let fixed = report.findings.len() - left;
+        if report.findings.is_empty() {
+            writeln!(
+                out,
+                "healthy: {} task files checked, no problems.",
+                report.tasks_checked
+            )?;
+        } else if left == 0 {
+            writeln!(
+                out,
+                "healthy: fixed {fixed} problem(s) in {} task files.",
+                report.tasks_checked
+            )?;
+        } else {
+            let hint = if args.fix {
+                "fix them by hand"
+            } else {
+                "`brain doctor --fix` repairs what is safe"
+            };
+            writeln!(
+                out,
+                "unhealthy: {left} problem(s) left, {fixed} fixed; {hint}."
+            )?;
+        }
+        out.flush()?;
+    }
+    if report.healthy() {
+        Ok(())
+    } else {
+        Err(exit::quiet(exit::UNHEALTHY))
+    }
+}

@@ -1,0 +1,57 @@
+//! `brain init`.
+
+use std::path::PathBuf;
+
+use super::Context;
+use crate::output;
+
+/// Create a brain repo: task folders, brain.toml, context/, prompts/, agents/overnight.md.
+///
+/// Runs `git init` where the folder is not in a git repository yet and commits exactly the
+/// files it created. On an existing brain repo it only adds files that are missing, never
+/// overwriting one, and says when there was nothing to do.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The folder to create the repo in (default: --repo, else the current folder).
+    dir: Option<PathBuf>,
+    /// Also add the seed's example task ("Analyze vault folder structure") to an empty queue.
+    #[arg(long)]
+    example: bool,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let dir = match (args.dir, &ctx.repo) {
+        (Some(d), _) => d,
+        (None, Some(r)) => r.clone(),
+        (None, None) => std::env::current_dir()?,
+    };
+    let report = brain_core::init::init(&dir, args.example, super::now()?)?;
+    if args.json {
+        return output::json(&report);
+    }
+    let root = report.root.display();
+    if report.created.is_empty() {
+        eprintln!("{root} is already a brain repo; nothing to do.");
+        return Ok(());
+    }
+    if report.git_initialized {
+        eprintln!("Initialized a git repository in {root}");
+    }
+    eprintln!("Created in {root}:");
+    for p in &report.created {
+        eprintln!("  {}", p.display());
+    }
+    if let Some(id) = &report.example {
+        eprintln!("Added the example task {id}.");
+    }
+    match (&report.commit, report.git_missing) {
+        (Some(c), _) => eprintln!("Committed as {}.", &c[..c.len().min(10)]),
+        (None, true) => eprintln!("git is not installed, so nothing was committed."),
+        (None, false) => {}
+    }
+    eprintln!("Next: `brain add \"a task\"`, then `brain list`.");
+    Ok(())
+}

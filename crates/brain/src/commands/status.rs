@@ -1,0 +1,65 @@
+//! `brain status`.
+
+use std::io::Write;
+
+use super::Context;
+use crate::output;
+
+/// Summarize the queue: tasks per state, active claims with agent and age, stale claims, open
+/// questions.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the status as a JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let repo = ctx.repo()?;
+    let (status, problems) = brain_core::status::status(&repo, super::now()?)?;
+    for p in &problems {
+        output::warn(format_args!("skipped {p}"));
+    }
+    if args.json {
+        return output::json(&status);
+    }
+    let c = &status.counts;
+    let mut out = output::stdout();
+    writeln!(out, "pending    {}", c.pending)?;
+    writeln!(out, "active     {}", c.active)?;
+    writeln!(out, "completed  {}", c.completed)?;
+    writeln!(out, "failed     {}", c.failed)?;
+    if !status.claims.is_empty() {
+        writeln!(out, "\nactive claims:")?;
+        for cl in &status.claims {
+            let agent = cl.agent.as_deref().unwrap_or("?");
+            let age = cl
+                .age_secs
+                .map(|s| format!("claimed {} ago", output::age(s)))
+                .unwrap_or_else(|| "claim time unknown".into());
+            let hb = cl
+                .idle_secs
+                .map(|s| format!(", last heartbeat {} ago", output::age(s)))
+                .unwrap_or_default();
+            let stale = if cl.stale { "  STALE" } else { "" };
+            writeln!(out, "  {}  {agent}  {age}{hb}{stale}  {}", cl.id, cl.title)?;
+        }
+    }
+    if status.stale > 0 {
+        writeln!(
+            out,
+            "\nstale claims: {} (their heartbeat is older than stale_after)",
+            status.stale
+        )?;
+    }
+    writeln!(out, "\nopen questions: {}", status.open_questions)?;
+    if status.problems > 0 {
+        writeln!(
+            out,
+            "unreadable files: {} (run `brain doctor`)",
+            status.problems
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! Exit codes, in one place. Documented in docs/cli.md.
+
+use std::io;
+use std::process::ExitCode;
+
+/// Success.
+pub const OK: u8 = 0;
+/// An error: bad input, an unreadable file, a failed git command. The message says what to do.
+pub const ERROR: u8 = 1;
+// 2 is clap's code for a usage error (unknown flag, missing argument).
+/// `brain doctor` found problems it did not (or could not) repair.
+pub const UNHEALTHY: u8 = 5;
+
+/// An error that carries its own exit code (the message may be empty when everything was said).
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// An exit with `code` and nothing more to say.
+pub fn quiet(code: u8) -> anyhow::Error {
+    Exit {
+        code,
+        message: String::new(),
+    }
+    .into()
+}
+
+/// Prints the error (if any) and turns the result into the process exit code.
+pub fn finish(result: anyhow::Result<()>) -> ExitCode {
+    let Err(err) = result else {
+        return ExitCode::from(OK);
+    };
+    // `brain list | head`: the reader went away; that is not an error.
+    if let Some(e) = err.downcast_ref::<io::Error>()
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::from(OK);
+    }
+    if let Some(exit) = err.downcast_ref::<Exit>() {
+        if !exit.message.is_empty() {
+            eprintln!("brain: {}", exit.message);
+        }
+        return ExitCode::from(exit.code);
+    }
+    eprintln!("brain: error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    ExitCode::from(ERROR)
+}

@@ -1,0 +1,119 @@
+use serde::Deserialize;
+
+use crate::support::Repo;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Report {
+    findings: Vec<Finding>,
+    tasks_checked: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Finding {
+    check: String,
+    path: String,
+    #[allow(dead_code)]
+    message: String,
+    fixed: bool,
+}
+
+#[test]
+fn healthy_repo() {
+    let r = Repo::new();
+    r.brain(&["add", "x"]).ok();
+    let out = r.brain(&["doctor"]).ok();
+    assert!(out.starts_with("healthy: 1 task files checked"), "{out}");
+}
+
+#[test]
+fn finds_problems_and_fixes_what_is_safe() {
+    let r = Repo::new();
+    let id = r.brain(&["add", "x"]).ok().trim().to_string();
+    // status disagrees with the folder
+    r.hand_task(
+        "completed",
+        "task-2026-01-01-001.md",
+        "id: task-2026-01-01-001\nstatus: pending # moved by hand\n",
+    );
+    // id field disagrees with the name
+    r.hand_task(
+        "failed",
+        "task-2026-01-01-002.md",
+        "id: task-2026-01-01-099\nstatus: failed\n",
+    );
+    // an id in two folders
+    r.hand_task("completed", &format!("{id}.md"), "status: completed\n");
+    // a leftover temporary file, a bad name, an unparsable file
+    r.write("tasks/pending/.task-x.md.brain-tmp.123.0", "half");
+    r.write("tasks/pending/has space.md", "---\n---\n");
+    r.write(
+        "tasks/failed/task-2026-01-01-003.md",
+        "---\npriority: [\n---\n",
+    );
+    std::fs::remove_file(r.path("context/usage.md")).unwrap();
+
+    let run = r.brain(&["doctor", "--json"]);
+    assert_eq!(run.code(), 5, "{}", run.stderr());
+    let report: Report = serde_json::from_str(&run.stdout()).unwrap();
+    let checks = |fixed: bool| {
+        let mut v: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.fixed == fixed)
+            .map(|f| f.check.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(checks(true).is_empty());
+    assert_eq!(
+        checks(false),
+        [
+            "bad-name",
+            "duplicate",
+            "id-field",
+            "missing",
+            "parse",
+            "status",
+            "temporary"
+        ]
+    );
+    assert_eq!(report.tasks_checked, 5);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.check == "duplicate" && f.path.contains(&id))
+    );
+
+    let out = r.brain(&["doctor", "--fix"]);
+    assert_eq!(out.code(), 5);
+    let text = out.stdout();
+    assert!(
+        text.contains("unhealthy: 3 problem(s) left, 4 fixed"),
+        "{text}"
+    );
+    assert_eq!(
+        r.read("tasks/completed/task-2026-01-01-001.md"),
+        "---\nid: task-2026-01-01-001\nstatus: completed # moved by hand\n---\n\n# Task: by hand\n"
+    );
+    assert!(
+        r.read("tasks/failed/task-2026-01-01-002.md")
+            .contains("id: task-2026-01-01-002\n")
+    );
+    assert!(!r.path("tasks/pending/.task-x.md.brain-tmp.123.0").exists());
+    assert!(r.path("context/usage.md").exists());
+    assert_eq!(
+        r.read("tasks/failed/task-2026-01-01-003.md"),
+        "---\npriority: [\n---\n"
+    );
+
+    // Once a person has dealt with the rest, the repo is healthy.
+    std::fs::remove_file(r.path(&format!("tasks/completed/{id}.md"))).unwrap();
+    std::fs::remove_file(r.path("tasks/pending/has space.md")).unwrap();
+    std::fs::remove_file(r.path("tasks/failed/task-2026-01-01-003.md")).unwrap();
+    let out = r.brain(&["doctor"]).ok();
+    assert!(out.starts_with("healthy"), "{out}");
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `brain` binary, real files in temporary folders, the real `git`.
+
+mod add;
+mod discovery;
+mod doctor;
+mod init;
+mod list;
+mod support;

@@ -1,0 +1,216 @@
+//! A small builder so tests read like a story: `Repo::new().brain(&["add", "x"]).ok()`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The time every test runs at, unless it says otherwise.
+pub const NOW: &str = "2026-01-31T02:30:00Z";
+pub const TODAY: &str = "2026-01-31";
+
+/// A brain repo in a temporary folder.
+pub struct Repo {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    home: PathBuf,
+}
+
+/// The outcome of one `brain` run.
+pub struct Run {
+    pub out: Output,
+    pub args: Vec<String>,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert!(
+            self.out.status.success(),
+            "brain {:?} failed ({}):\nstdout: {}\nstderr: {}",
+            self.args,
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+    /// Asserts the exit code and returns stderr.
+    #[track_caller]
+    pub fn fails(&self, code: i32) -> String {
+        assert_eq!(
+            self.code(),
+            code,
+            "brain {:?}:\nstdout: {}\nstderr: {}",
+            self.args,
+            self.stdout(),
+            self.stderr()
+        );
+        assert!(!self.stderr().contains("panicked"), "{}", self.stderr());
+        self.stderr()
+    }
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.ok()).unwrap_or_else(|e| panic!("{e}: {}", self.stdout()))
+    }
+}
+
+/// A `brain` command with a clean environment: pinned time, no user git config.
+pub fn brain_cmd(cwd: &Path, home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_brain"));
+    clean_env(&mut c, cwd, home);
+    c
+}
+
+/// `bash -c SCRIPT` where the script calls brain as "$BRAIN", with the same environment.
+pub fn shell_cmd(cwd: &Path, home: &Path, script: &str) -> Command {
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(script)
+        .env("BRAIN", env!("CARGO_BIN_EXE_brain"));
+    clean_env(&mut c, cwd, home);
+    c
+}
+
+fn clean_env(c: &mut Command, cwd: &Path, home: &Path) {
+    c.current_dir(cwd)
+        .env_remove("BRAIN_REPO")
+        .env("BRAIN_NOW", NOW)
+        .env("HOME", home)
+        .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::null());
+}
+
+impl Repo {
+    /// An empty temporary folder (no repo yet).
+    pub fn empty() -> Repo {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("brain");
+        let home = tmp.path().join("home");
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&home).unwrap();
+        fs::write(home.join("gitconfig"), "").unwrap();
+        Repo {
+            _tmp: tmp,
+            root,
+            home,
+        }
+    }
+
+    /// A new brain repo made by `brain init`.
+    pub fn new() -> Repo {
+        let r = Repo::empty();
+        r.brain(&["init"]).ok();
+        r
+    }
+
+    pub fn cmd(&self) -> Command {
+        brain_cmd(&self.root, &self.home)
+    }
+
+    /// A bash script run in the repo; it calls brain as "$BRAIN".
+    pub fn shell(&self, script: &str) -> Command {
+        shell_cmd(&self.root, &self.home, script)
+    }
+
+    pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let out = brain_cmd(cwd, &self.home).args(args).output().unwrap();
+        Run {
+            out,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub fn brain(&self, args: &[&str]) -> Run {
+        self.run_in(&self.root, args)
+    }
+
+    pub fn brain_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Run {
+            out: child.wait_with_output().unwrap(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+
+    /// Files under `tasks/<state>/` that are tasks (not `.gitkeep`).
+    pub fn tasks_in(&self, state: &str) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.path(&format!("tasks/{state}")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".md"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// `git` in the repo, with the same clean environment.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(&self.root)
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_GLOBAL", self.home.join("gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes a task file by hand, as a person or an agent without brain would.
+    pub fn hand_task(&self, state: &str, name: &str, fields: &str) {
+        self.write(
+            &format!("tasks/{state}/{name}"),
+            &format!("---\n{fields}---\n\n# Task: by hand\n"),
+        );
+    }
+}
+
+/// The fixtures corpus folder.
+pub fn fixtures(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/tasks")
+        .join(kind)
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""brain's speed figures (issue 2): list, add and show on repos of 10,000 and 100,000 tasks.
+
+Builds the release binary, fills temporary brain repos with task files in the seed's shape, and
+prints the median wall time of each command over several runs with a warm cache, next to its
+target. Run: python3 scripts/bench/run.py [--quick]   (--quick: 10,000 tasks only)
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BRAIN = os.path.join(ROOT, "target", "release", "brain")
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, stdout=subprocess.DEVNULL, **kw)
+
+
+def median_ms(args, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        sh(*args)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def make_repo(base, n):
+    repo = os.path.join(base, f"repo-{n}")
+    sh(BRAIN, "init", repo, stderr=subprocess.DEVNULL)
+    sh(sys.executable, os.path.join(ROOT, "scripts", "bench", "gen_tasks.py"), repo, str(n))
+    # Warm the page cache and brain's folder cache; files younger than 2 s are never cached
+    # (racy-clean rule), so wait that out first.
+    time.sleep(2.1)
+    sh(BRAIN, "--repo", repo, "list", "--json")
+    return repo
+
+
+def main():
+    quick = "--quick" in sys.argv
+    sh("cargo", "build", "--release", "--locked", "-p", "brain", cwd=ROOT, stderr=subprocess.DEVNULL)
+    base = tempfile.mkdtemp(prefix="brain-bench-")
+    rows = []
+    try:
+        for n, list_target in [(10_000, 50), (100_000, 500)][: 1 if quick else 2]:
+            repo = make_repo(base, n)
+            runs = 15 if n <= 10_000 else 7
+            rows.append((f"list --json, {n:,} tasks", median_ms([BRAIN, "--repo", repo, "list", "--json"], runs), list_target))
+            if n == 10_000:
+                some = "task-2025-01-01-05000"
+                rows.append((f"show, {n:,} tasks", median_ms([BRAIN, "--repo", repo, "show", some], 30), 5))
+                # Each add really adds a task; the repo grows by 30, which does not matter here.
+                rows.append((f"add, {n:,} tasks", median_ms([BRAIN, "--repo", repo, "add", "bench"], 30), 10))
+                # Cold folder cache: what the first listing after a clone costs.
+                shutil.rmtree(os.path.join(repo, ".brain", "cache"), ignore_errors=True)
+                t = time.perf_counter()
+                sh(BRAIN, "--repo", repo, "list", "--json")
+                rows.append((f"list --json, {n:,} tasks, no cache (info)", (time.perf_counter() - t) * 1000, None))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"{'command':<46} {'median':>10} {'target':>10}")
+    failed = False
+    for name, ms, target in rows:
+        verdict = "" if target is None else ("ok" if ms <= target else "SLOW")
+        failed |= verdict == "SLOW"
+        tgt = "-" if target is None else f"<= {target} ms"
+        print(f"{name:<46} {ms:>7.1f} ms {tgt:>10} {verdict}")
+    print("(wall time per process, measured from Python: includes ~1 ms of process start-up)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
