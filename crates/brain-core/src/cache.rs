@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use crate::fsutil;
 use crate::task::{Approval, Meta, Priority, State, Task};
 
-const MAGIC: &[u8; 8] = b"BRNCACH3";
+const MAGIC: &[u8; 8] = b"BRNCACH4";
 /// Files changed this recently (in seconds) are read every time.
 pub const RACY_SECS: u64 = 2;
 
@@ -42,6 +42,16 @@ fn ns(t: std::io::Result<SystemTime>) -> i128 {
 }
 
 impl Stamp {
+    /// A stamp from its parts (nanoseconds since the epoch).
+    pub fn new(ino: u64, size: u64, mtime_ns: i128, ctime_ns: i128) -> Stamp {
+        Stamp {
+            ino,
+            size,
+            mtime_ns,
+            ctime_ns,
+        }
+    }
+
     /// The stamp of a file's metadata.
     pub fn of(md: &Metadata) -> Stamp {
         #[cfg(unix)]
@@ -104,19 +114,45 @@ impl FolderCache {
         }
     }
 
+    /// The position of `name`'s entry, if the file still has `stamp`.
+    pub fn lookup(&self, name: &str, stamp: &Stamp) -> Option<u32> {
+        let i = *self.by_hash.get(&fnv1a(name.as_bytes()))?;
+        let (n, s, _) = self.index.get(i as usize)?;
+        (s == stamp && &self.bytes[n.clone()] == name.as_bytes()).then_some(i)
+    }
+
+    /// The position and stamp of `name`'s entry if its inode is still `ino` (no stat needed:
+    /// see [`crate::repo::Repo::queue`] for when that is trusted).
+    pub fn lookup_ino(&self, name: &str, ino: u64) -> Option<(u32, Stamp)> {
+        let i = *self.by_hash.get(&fnv1a(name.as_bytes()))?;
+        let (n, s, _) = self.index.get(i as usize)?;
+        (s.ino == ino && ino != 0 && &self.bytes[n.clone()] == name.as_bytes()).then_some((i, *s))
+    }
+
+    /// The ordering key of entry `i`.
+    pub fn key(&self, i: u32) -> Option<OrderKey> {
+        let (_, _, body) = self.index.get(i as usize)?;
+        decode_key(&mut Dec(&self.bytes[body.clone()]))
+    }
+
+    /// The task of entry `i`, whose file is `name`.
+    pub fn decode(&self, i: u32, name: &str) -> Option<Task> {
+        let state = self.state?;
+        let (_, _, body) = self.index.get(i as usize)?;
+        let mut d = Dec(&self.bytes[body.clone()]);
+        decode_key(&mut d)?;
+        decode_task(&mut d, self.dir.join(name), state)
+    }
+
+    /// The encoded key and task of entry `i`, to copy into a new cache unchanged.
+    pub fn raw(&self, i: u32) -> Option<&[u8]> {
+        let (_, _, body) = self.index.get(i as usize)?;
+        Some(&self.bytes[body.clone()])
+    }
+
     /// The cached task for `name`, if the file still has `stamp`.
     pub fn get(&self, name: &str, stamp: &Stamp) -> Option<Task> {
-        let state = self.state?;
-        let i = *self.by_hash.get(&fnv1a(name.as_bytes()))?;
-        let (n, s, task) = self.index.get(i as usize)?;
-        if s != stamp || &self.bytes[n.clone()] != name.as_bytes() {
-            return None;
-        }
-        decode_task(
-            &mut Dec(&self.bytes[task.clone()]),
-            self.dir.join(name),
-            state,
-        )
+        self.decode(self.lookup(name, stamp)?, name)
     }
 
     /// How many entries it holds.
@@ -130,30 +166,102 @@ impl FolderCache {
     }
 }
 
+/// What a new cache entry is made from: a parsed task, or the bytes of an old entry.
+pub enum Source<'a> {
+    Task(&'a Task),
+    Raw(&'a [u8]),
+}
+
 /// Writes the cache of one folder (errors are ignored: the cache is optional). Racy entries
 /// are left out.
-pub fn save<'a>(path: &Path, items: impl Iterator<Item = (&'a str, Stamp, &'a Task)>) {
+pub fn save<'a>(path: &Path, items: impl Iterator<Item = (&'a str, Stamp, Source<'a>)>) {
     let now = ns(Ok(SystemTime::now()));
     let items: Vec<_> = items.filter(|(_, s, _)| !s.racy(now)).collect();
-    let mut e = Enc(Vec::with_capacity(64 + items.len() * 256));
+    let mut e = Enc(Vec::with_capacity(64 + items.len() * 300));
     e.0.extend_from_slice(MAGIC);
     e.u64(items.len() as u64);
-    let mut task = Enc(Vec::with_capacity(512));
-    for (name, stamp, t) in items {
+    let mut body = Enc(Vec::with_capacity(512));
+    for (name, stamp, source) in items {
         e.str(name);
         e.u64(stamp.ino);
         e.u64(stamp.size);
         e.i128(stamp.mtime_ns);
         e.i128(stamp.ctime_ns);
-        task.0.clear();
-        encode_task(&mut task, t);
-        e.u32(task.0.len() as u32);
-        e.0.extend_from_slice(&task.0);
+        let bytes = match source {
+            Source::Raw(b) => b,
+            Source::Task(t) => {
+                body.0.clear();
+                encode_key(&mut body, &OrderKey::of(t));
+                encode_task(&mut body, t);
+                &body.0
+            }
+        };
+        e.u32(bytes.len() as u32);
+        e.0.extend_from_slice(bytes);
     }
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
     let _ = fsutil::write_atomic_nosync(path, &e.0);
+}
+
+/// What queue order needs of a task, small enough to sort 100,000 of them quickly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderKey {
+    pub priority: Priority,
+    /// `created` in nanoseconds; `None` sorts last.
+    pub created: Option<i128>,
+    /// Hash of `preferred_interface` ([`agent_hash`]), 0 when there is none.
+    pub prefer: u64,
+}
+
+impl OrderKey {
+    /// The key of a task.
+    pub fn of(t: &Task) -> OrderKey {
+        OrderKey {
+            priority: t.meta.priority,
+            created: t.meta.created.map(|c| c.as_nanosecond()),
+            prefer: t.meta.preferred_interface.as_deref().map_or(0, agent_hash),
+        }
+    }
+}
+
+/// The hash an [`OrderKey`] keeps of an agent name (never 0).
+pub fn agent_hash(agent: &str) -> u64 {
+    fnv1a(agent.as_bytes()).max(1)
+}
+
+fn encode_key(e: &mut Enc, k: &OrderKey) {
+    e.u8(k.priority as u8);
+    match k.created {
+        Some(c) => {
+            e.u8(1);
+            e.i128(c);
+        }
+        None => e.u8(0),
+    }
+    e.u64(k.prefer);
+}
+
+fn decode_key(d: &mut Dec<'_>) -> Option<OrderKey> {
+    Some(OrderKey {
+        priority: priority_of(d.u8()?)?,
+        created: match d.u8()? {
+            0 => None,
+            _ => Some(d.i128()?),
+        },
+        prefer: d.u64()?,
+    })
+}
+
+fn priority_of(v: u8) -> Option<Priority> {
+    Some(match v {
+        0 => Priority::Critical,
+        1 => Priority::High,
+        2 => Priority::Medium,
+        3 => Priority::Low,
+        _ => return None,
+    })
 }
 
 struct Enc(Vec<u8>);
@@ -303,13 +411,7 @@ fn decode_task(d: &mut Dec<'_>, path: PathBuf, state: State) -> Option<Task> {
     let meta = Meta {
         id: d.opt_str()?,
         created: d.ts()?,
-        priority: match d.u8()? {
-            0 => Priority::Critical,
-            1 => Priority::High,
-            2 => Priority::Medium,
-            3 => Priority::Low,
-            _ => return None,
-        },
+        priority: priority_of(d.u8()?)?,
         requires: d.list()?,
         preferred_interface: d.opt_str()?,
         timeout: d.opt_u64()?,
@@ -440,9 +542,23 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c");
-        save(&path, std::iter::once(("t-1.a.md", stamp, &task)));
+        save(
+            &path,
+            std::iter::once(("t-1.a.md", stamp, Source::Task(&task))),
+        );
         let c = FolderCache::load(&path, Path::new("/r/tasks/active"), State::Active);
         assert_eq!(c.get("t-1.a.md", &stamp), Some(task.clone()));
+        let i = c.lookup("t-1.a.md", &stamp).unwrap();
+        assert_eq!(c.key(i), Some(OrderKey::of(&task)));
+        // An entry copied raw reads back the same.
+        let raw = c.raw(i).unwrap().to_vec();
+        let copy = dir.path().join("c2");
+        save(
+            &copy,
+            std::iter::once(("t-1.a.md", stamp, Source::Raw(&raw))),
+        );
+        let c2 = FolderCache::load(&copy, Path::new("/r/tasks/active"), State::Active);
+        assert_eq!(c2.get("t-1.a.md", &stamp), Some(task.clone()));
         assert_eq!(c.get("t-1.a.md", &Stamp { size: 3, ..stamp }), None);
         std::fs::write(&path, b"BRNCACH3\x01\0\0\0\0\0\0\0\x05").unwrap();
         assert!(FolderCache::load(&path, Path::new("/r"), State::Active).is_empty());
@@ -467,7 +583,7 @@ mod tests {
             .unwrap(),
         };
         let path = dir.path().join("c");
-        save(&path, std::iter::once(("t.md", stamp, &task)));
+        save(&path, std::iter::once(("t.md", stamp, Source::Task(&task))));
         let c = FolderCache::load(&path, dir.path(), State::Pending);
         assert!(c.is_empty(), "a file written just now was cached");
     }

@@ -32,6 +32,11 @@ pub enum Check {
     Temporary,
     /// A file name that is not a valid task name.
     BadName,
+    /// A transition that was interrupted half-way (the file's `status` names the folder it was
+    /// going to); `--fix` completes it.
+    Interrupted,
+    /// A gated task without an approval request in prompts/.
+    Approval,
 }
 
 /// One problem, and whether `--fix` repaired it.
@@ -70,9 +75,24 @@ impl Report {
 /// temporary files, `status` and `id` fields that disagree with the file's place. It never
 /// rewrites, moves or deletes a task file it cannot parse, and leaves duplicates and bad names
 /// to a person.
-pub fn doctor(repo: &LockedRepo<'_>, fix: bool) -> Result<Report> {
+pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<Report> {
     let mut report = Report::default();
     let root = repo.root().to_path_buf();
+    if fix {
+        for note in repo.recover(now)? {
+            report.add(
+                Check::Interrupted,
+                repo.state_dir(State::Active),
+                note,
+                true,
+            );
+        }
+    }
+    let approvals: std::collections::HashSet<String> = crate::questions::all(repo)?
+        .into_iter()
+        .filter(|q| q.kind == crate::prompts::Kind::Approval)
+        .filter_map(|q| q.task)
+        .collect();
     for (rel, content) in init::skeleton() {
         let path = root.join(&rel);
         if fs::symlink_metadata(&path).is_ok() {
@@ -166,7 +186,27 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool) -> Result<Report> {
                 }
             };
             let mut changed = false;
-            if file.task.meta.status.as_deref() != Some(state.as_str()) {
+            let status = file.task.meta.status.as_deref().and_then(State::parse);
+            let interrupted = state == State::Active
+                && match status {
+                    Some(State::Completed) => file.task.meta.completed_at.is_some(),
+                    Some(State::Failed) => file.task.meta.failed_at.is_some(),
+                    Some(State::Pending) => file.task.meta.claimed_by.is_some(),
+                    _ => false,
+                };
+            if interrupted {
+                report.add(
+                    Check::Interrupted,
+                    path.clone(),
+                    format!(
+                        "a transition to {} was interrupted; `--fix` completes it",
+                        status.map_or("?", |s| s.as_str())
+                    ),
+                    false,
+                );
+            } else if state == State::Active && file.task.meta.claimed_by.is_none() {
+                // Moved in by hand: a valid claim, which the next transition fills in.
+            } else if file.task.meta.status.as_deref() != Some(state.as_str()) {
                 let msg = format!(
                     "`status` is {} but the file is in tasks/{state}/ (the folder wins)",
                     file.task
@@ -189,6 +229,24 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool) -> Result<Report> {
                     Check::IdField,
                     path.clone(),
                     format!("`id` is `{field}` but the file name says `{id}` (the name wins)"),
+                    fixed,
+                );
+            }
+            if state == State::Pending
+                && file.task.meta.approval == Some(crate::task::Approval::Required)
+                && !approvals.contains(&id)
+            {
+                let fixed = fix && {
+                    if changed {
+                        fsutil::write_atomic(&path, file.doc.text().as_bytes())?;
+                        changed = false;
+                    }
+                    crate::questions::request_approval(repo, &id, &file.task.title, now)?.is_some()
+                };
+                report.add(
+                    Check::Approval,
+                    path.clone(),
+                    "`approval: required` but no approval request in prompts/; `--fix` adds one",
                     fixed,
                 );
             }

@@ -2,17 +2,22 @@
 //! repository) into a work queue of Markdown task files. It never writes to the terminal and
 //! never reads configuration from the user's home: the CLI does that.
 
+pub mod active;
 pub mod cache;
 pub mod config;
+pub mod dirscan;
 pub mod doctor;
 pub mod error;
 pub mod frontmatter;
 pub mod fsutil;
 pub mod git;
+pub mod handoff;
 pub mod init;
+pub mod lifecycle;
 pub mod names;
 pub mod newtask;
 pub mod prompts;
+pub mod questions;
 pub mod repo;
 pub mod status;
 pub mod task;

@@ -67,7 +67,7 @@ pub fn parse(text: &str, state: QState) -> Vec<Question> {
 }
 
 /// The id of a `## q-…` heading line (also `## q-…: text`).
-fn entry_id(line: &str) -> Option<String> {
+pub fn entry_id(line: &str) -> Option<String> {
     let rest = line.strip_prefix("## ")?.trim();
     let id: String = rest
         .chars()
@@ -95,7 +95,7 @@ fn entry(id: String, body: &[&str], state: QState) -> Question {
             .strip_prefix("- ")
             .and_then(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim(), v.trim()))
-            .filter(|(k, _)| matches!(*k, "from" | "asked" | "task" | "kind"));
+            .filter(|(k, _)| matches!(*k, "from" | "asked" | "task" | "kind" | "answered"));
         match meta {
             Some((k, v)) if after.iter().all(|l: &&str| l.trim().is_empty()) => {
                 seen_meta = true;
@@ -104,6 +104,7 @@ fn entry(id: String, body: &[&str], state: QState) -> Question {
                     "from" => q.from = v,
                     "asked" => q.asked = v,
                     "task" => q.task = v,
+                    "answered" => {}
                     _ => {
                         if v.as_deref() == Some("approval") {
                             q.kind = Kind::Approval;

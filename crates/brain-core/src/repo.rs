@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::cache::{self, FolderCache, Stamp};
+use crate::cache::{self, FolderCache, OrderKey, Source, Stamp};
 use crate::config::{CONFIG_FILE, Config};
+use crate::dirscan::Listing;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, FileLock};
 use crate::names;
@@ -78,6 +79,103 @@ pub fn classify(state: State, name: &str) -> Name {
     Name::Task {
         id: id.to_string(),
         agent: agent.map(str::to_string),
+    }
+}
+
+/// How long after a full stat pass of `pending/` a claim may order by the cache alone (see
+/// [`Repo::queue`]).
+pub const TRUST_SECS: u64 = 10;
+
+/// One task file after the stat pass of [`Repo::read_folder`].
+enum Got {
+    /// The cache holds it (entry `idx`); its name is the listing's `i`th.
+    Hit { i: usize, stamp: Stamp, idx: u32 },
+    /// Read from the file (boxed: misses are rare, hits are many and small).
+    Miss(Result<Box<(Task, Stamp)>>),
+    /// Not a task, or gone.
+    Skip,
+}
+
+/// A folder's cache and its task files after the stat pass.
+struct Folder {
+    cache: FolderCache,
+    got: Vec<Got>,
+    listing: Option<Listing>,
+}
+
+impl Folder {
+    fn name<'a>(&'a self, g: &'a Got) -> &'a str {
+        match (g, &self.listing) {
+            (Got::Hit { i, .. }, Some(l)) => l.name(*i),
+            (Got::Miss(Ok(b)), _) => file_name(&b.0.path),
+            _ => "",
+        }
+    }
+
+    fn decode(&self, g: &Got) -> Option<Task> {
+        match g {
+            Got::Hit { idx, .. } => self.cache.decode(*idx, self.name(g)),
+            Got::Miss(Ok(b)) => Some(b.0.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Pending tasks in queue order, decoded on demand (see [`Repo::queue`]).
+pub struct Queue {
+    folder: Folder,
+    order: Vec<usize>,
+    /// `order[..head]` is sorted and comes before everything after it.
+    head: usize,
+    tail_sorted: bool,
+    mine: u64,
+}
+
+impl Queue {
+    /// How many tasks it holds.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The tasks, in order.
+    pub fn tasks(&mut self) -> impl Iterator<Item = Task> + '_ {
+        let (head, rest) = self.order.split_at(self.head);
+        let mut rest: Vec<usize> = rest.to_vec();
+        let folder = &self.folder;
+        let mine = self.mine;
+        let tail_sorted = self.tail_sorted;
+        let mut tail = None;
+        head.iter()
+            .copied()
+            .chain(std::iter::from_fn(move || {
+                let sorted = tail.get_or_insert_with(|| {
+                    if !tail_sorted {
+                        let keyed = |i: usize| {
+                            let g = &folder.got[i];
+                            let k = match g {
+                                Got::Hit { idx, .. } => folder.cache.key(*idx),
+                                Got::Miss(Ok(b)) => Some(OrderKey::of(&b.0)),
+                                _ => None,
+                            };
+                            (
+                                k.map(|k| {
+                                    (k.priority, k.prefer != mine, k.created.is_none(), k.created)
+                                }),
+                                folder.name(g),
+                            )
+                        };
+                        rest.sort_by(|a, b| keyed(*a).cmp(&keyed(*b)));
+                    }
+                    std::mem::take(&mut rest).into_iter()
+                });
+                sorted.next()
+            }))
+            .filter_map(move |i| folder.decode(&folder.got[i]))
     }
 }
 
@@ -196,89 +294,188 @@ impl Repo {
     pub fn scan(&self, states: &[State]) -> Result<Scan> {
         let mut scan = Scan::default();
         for &state in states {
-            self.scan_folder(state, &mut scan)?;
+            let folder = self.read_folder(state, false, &mut scan.problems)?;
+            let tasks = parallel_map(&folder.got, |g| folder.decode(g));
+            scan.tasks.extend(tasks.into_iter().flatten());
         }
         Ok(scan)
     }
 
-    fn scan_folder(&self, state: State, scan: &mut Scan) -> Result<()> {
-        enum Got {
-            Hit(Task, Stamp),
-            Miss(Result<(Task, Stamp)>),
-            Skip,
-        }
+    /// The pending tasks in queue order for `agent` (priority, then `preferred_interface ==
+    /// agent`, then `created`, then id), decoded one at a time as they are asked for: a claim
+    /// usually reads one task, not all of them.
+    ///
+    /// Ordering may use the cache without a stat of every file for [`TRUST_SECS`] after a full
+    /// pass: files that are new, renamed, or replaced (brain's own writes, most editors' saves)
+    /// change their inode and are read at once; a file rewritten in place by an editor is seen
+    /// by the next full pass. Callers re-read a task before acting on it.
+    pub fn queue(&self, agent: Option<&str>, problems: &mut Vec<Error>) -> Result<Queue> {
+        let checked = self.cache_path(State::Pending).with_extension("checked");
+        let fresh = fs::metadata(&checked)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() < TRUST_SECS);
+        let folder = self.read_folder(State::Pending, fresh, problems)?;
+        let mine = agent.map_or(u64::MAX, cache::agent_hash);
+        let mut order: Vec<(OrderKey, usize)> = folder
+            .got
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| match g {
+                Got::Hit { idx, .. } => folder.cache.key(*idx).map(|k| (k, i)),
+                Got::Miss(Ok(b)) => Some((OrderKey::of(&b.0), i)),
+                Got::Miss(Err(_)) | Got::Skip => None,
+            })
+            .collect();
+        let name = |i: usize| folder.name(&folder.got[i]);
+        let cmp = |(a, ia): &(OrderKey, usize), (b, ib): &(OrderKey, usize)| {
+            a.priority
+                .cmp(&b.priority)
+                .then_with(|| (b.prefer == mine).cmp(&(a.prefer == mine)))
+                .then_with(|| match (a.created, b.created) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => Ordering::Equal,
+                })
+                .then_with(|| name(*ia).cmp(name(*ib)))
+        };
+        // A claim usually takes one of the first few: put those in order in linear time, and
+        // sort the rest only if it gets that far.
+        const HEAD: usize = 16;
+        let head = if order.len() > HEAD {
+            order.select_nth_unstable_by(HEAD, cmp);
+            HEAD
+        } else {
+            order.len()
+        };
+        order[..head].sort_unstable_by(cmp);
+        let tail_sorted = head == order.len();
+        Ok(Queue {
+            order: order.into_iter().map(|(_, i)| i).collect(),
+            head,
+            tail_sorted,
+            mine,
+            folder,
+        })
+    }
+
+    /// Lists a folder, stats every task file (in parallel, through the open folder), and parses
+    /// the ones the cache does not hold; then refreshes the cache if that is worth it.
+    fn read_folder(
+        &self,
+        state: State,
+        trust_ino: bool,
+        problems: &mut Vec<Error>,
+    ) -> Result<Folder> {
         let dir = self.state_dir(state);
-        let read = match fs::read_dir(&dir) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        let cache_path = self.cache_path(state);
+        let mut bad_names = Vec::new();
+        let listing = match Listing::read(&dir, &mut bad_names) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Folder {
+                    cache: FolderCache::default(),
+                    got: Vec::new(),
+                    listing: None,
+                });
+            }
             Err(e) => return Err(Error::io("reading folder", &dir, e)),
         };
-        let dirents = read
-            .collect::<io::Result<Vec<fs::DirEntry>>>()
-            .at("reading folder", &dir)?;
-        let cache_path = self.cache_path(state);
+        for p in bad_names {
+            problems.push(Error::parse(
+                p,
+                1,
+                "the file name is not valid UTF-8; rename it",
+            ));
+        }
         let cache = FolderCache::load(&cache_path, &dir, state);
-        let results = parallel_map(&dirents, |d| {
-            let os_name = d.file_name();
-            let Some(name) = os_name.to_str() else {
-                return Got::Miss(Err(Error::parse(
-                    d.path(),
-                    1,
-                    "the file name is not valid UTF-8; rename it",
-                )));
+        let indices: Vec<usize> = (0..listing.len()).collect();
+        let got = parallel_map(&indices, |&i| {
+            let name = listing.name(i);
+            if !name.ends_with(".md") || name.starts_with('.') {
+                return Got::Skip;
+            }
+            if trust_ino
+                && let Some((idx, stamp)) =
+                    listing.ino(i).and_then(|ino| cache.lookup_ino(name, ino))
+            {
+                return Got::Hit { i, stamp, idx };
+            }
+            let stamp = match listing.stamp(i) {
+                Ok(s) => s,
+                // Moved on between listing and reading: not a problem.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Got::Skip,
+                Err(e) => return Got::Miss(Err(Error::io("reading", dir.join(name), e))),
             };
+            // Only valid names are ever cached, so a hit needs no further checks.
+            if let Some(idx) = cache.lookup(name, &stamp) {
+                return Got::Hit { i, stamp, idx };
+            }
             let (id, agent) = match classify(state, name) {
                 Name::Task { id, agent } => (id, agent),
                 Name::Bad(why) => return Got::Miss(Err(Error::parse(dir.join(name), 1, why))),
                 Name::Temporary | Name::Ignored => return Got::Skip,
             };
-            // Relative to the open folder (fstatat), not a walk of the whole path.
-            let md = match d.metadata() {
-                Ok(md) => md,
-                // Moved on between listing and reading: not a problem.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Got::Skip,
-                Err(e) => return Got::Miss(Err(Error::io("reading", dir.join(name), e))),
-            };
-            let stamp = Stamp::of(&md);
-            if let Some(t) = cache.get(name, &stamp) {
-                return Got::Hit(t, stamp);
-            }
             let entry = Entry {
                 id,
                 state,
                 agent,
                 path: dir.join(name),
             };
-            Got::Miss(self.read(&entry).map(|f| (f.task, stamp)))
+            match self.read(&entry) {
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    Got::Skip
+                }
+                r => Got::Miss(r.map(|f| Box::new((f.task, stamp)))),
+            }
         });
         let mut hits = 0;
-        let mut dirty = false;
-        let mut good = Vec::with_capacity(results.len());
-        for got in results {
-            match got {
-                Got::Hit(t, s) => {
-                    hits += 1;
-                    good.push((t, s));
+        let mut misses = 0;
+        let mut got: Vec<Got> = got
+            .into_iter()
+            .filter_map(|g| match g {
+                Got::Skip => None,
+                Got::Miss(Err(e)) => {
+                    problems.push(e);
+                    None
                 }
-                Got::Miss(Ok(pair)) => {
-                    dirty = true;
-                    good.push(pair);
+                g => {
+                    match &g {
+                        Got::Hit { .. } => hits += 1,
+                        _ => misses += 1,
+                    }
+                    Some(g)
                 }
-                Got::Skip => {}
-                Got::Miss(Err(Error::Io { source, .. }))
-                    if source.kind() == io::ErrorKind::NotFound => {}
-                Got::Miss(Err(e)) => scan.problems.push(e),
-            }
+            })
+            .collect();
+        got.shrink_to_fit();
+        // Entries of files that are gone are harmless (a name that comes back has a new
+        // stamp), so removals alone do not rewrite the cache until they pile up.
+        let dead = cache.len().saturating_sub(hits);
+        if !trust_ino && state == State::Pending {
+            self.ensure_local_dir();
+            let _ = fsutil::write_atomic_nosync(&cache_path.with_extension("checked"), b"");
         }
-        if dirty || hits != cache.len() {
+        if misses > 0 || dead > 64 + cache.len() / 8 {
             self.ensure_local_dir();
             cache::save(
                 &cache_path,
-                good.iter().map(|(t, s)| (file_name(&t.path), *s, t)),
+                got.iter().filter_map(|g| match g {
+                    Got::Hit { i, stamp, idx } => {
+                        Some((listing.name(*i), *stamp, Source::Raw(cache.raw(*idx)?)))
+                    }
+                    Got::Miss(Ok(b)) => Some((file_name(&b.0.path), b.1, Source::Task(&b.0))),
+                    _ => None,
+                }),
             );
         }
-        scan.tasks.extend(good.into_iter().map(|(t, _)| t));
-        Ok(())
+        Ok(Folder {
+            cache,
+            got,
+            listing: Some(listing),
+        })
     }
 
     fn cache_path(&self, state: State) -> PathBuf {

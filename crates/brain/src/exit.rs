@@ -8,6 +8,11 @@ pub const OK: u8 = 0;
 /// An error: bad input, an unreadable file, a failed git command. The message says what to do.
 pub const ERROR: u8 = 1;
 // 2 is clap's code for a usage error (unknown flag, missing argument).
+/// `brain claim`: no task is eligible for this agent now.
+pub const NOTHING_TO_CLAIM: u8 = 3;
+/// The claim is not (or no longer) the caller's: reclaimed, released, finished, or another
+/// agent's. What the caller brought is kept (see `brain show`).
+pub const CLAIM_LOST: u8 = 4;
 /// `brain doctor` found problems it did not (or could not) repair.
 pub const UNHEALTHY: u8 = 5;
 

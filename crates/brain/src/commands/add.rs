@@ -1,9 +1,8 @@
 //! `brain add`.
 
-use std::io::Read;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use brain_core::newtask::NewTask;
 use brain_core::time::{parse_duration, parse_time};
 use brain_core::{Error, Priority};
@@ -77,18 +76,8 @@ struct Added {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
-    let body = match &args.body_file {
-        None => args.body.clone().unwrap_or_default(),
-        Some(p) if p.as_os_str() == "-" => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("reading the body from standard input")?;
-            s
-        }
-        Some(p) => std::fs::read_to_string(p)
-            .with_context(|| format!("reading the body from {}", p.display()))?,
-    };
+    let body = super::text_or_file(args.body.clone(), args.body_file.as_deref(), "body")?
+        .unwrap_or_default();
     let task = NewTask {
         title: args.title,
         priority: args.priority,
@@ -109,16 +98,25 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     task.validate()?;
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let locked = repo.lock()?;
-    for dep in &task.depends_on {
-        if locked.locate(dep)?.is_empty() {
-            bail!(Error::Invalid(format!(
-                "--depends-on {dep}: no such task; check the id with `brain list`"
-            )));
+    let (id, path) = super::locked(&repo, now, |locked| {
+        for dep in &task.depends_on {
+            if locked.locate(dep)?.is_empty() {
+                bail!(Error::Invalid(format!(
+                    "--depends-on {dep}: no such task; check the id with `brain list`"
+                )));
+            }
         }
-    }
-    let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
-    drop(locked);
+        let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
+        if task.approval {
+            let q = brain_core::questions::request_approval(locked, &id, task.title.trim(), now)?;
+            if let Some(q) = q {
+                eprintln!(
+                    "Asked for approval in prompts/pending.md ({q}); run `brain approve {id}` to open the gate."
+                );
+            }
+        }
+        Ok((id, path))
+    })?;
     if args.json {
         output::json(&Added { id, path })
     } else {

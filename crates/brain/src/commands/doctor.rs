@@ -10,9 +10,11 @@ use crate::{exit, output};
 /// Check every file of the repo; exit 5 when it is unhealthy.
 ///
 /// Finds task files that do not parse, `status` fields that disagree with the folder, an id in
-/// two folders, temporary files left by an interrupted write, bad file names and missing parts
-/// of the layout. `--fix` repairs what is safe (missing parts, temporary files, `status` and
-/// `id` fields) and lists what it left for you.
+/// two folders, temporary files and transitions left half-done by a killed process, gated tasks
+/// without an approval request, bad file names and missing parts of the layout. `--fix`
+/// repairs what is safe (completes interrupted transitions, creates missing parts and approval
+/// requests, removes temporary files, sets `status` and `id` fields) and lists what it left for
+/// you.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Repair what is safe to repair.
@@ -25,8 +27,12 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
+    let now = super::now()?;
     let locked = repo.lock()?;
-    let report: Report = doctor::doctor(&locked, args.fix)?;
+    let report: Report = doctor::doctor(&locked, args.fix, now)?;
+    if args.fix {
+        brain_core::active::update(&locked)?;
+    }
     drop(locked);
     if args.json {
         output::json(&report)?;

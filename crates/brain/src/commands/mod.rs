@@ -7,9 +7,21 @@ use brain_core::Repo;
 use jiff::Timestamp;
 
 mod add;
+mod answer;
+mod approve;
+mod ask;
+mod claim;
+mod deny;
 mod doctor;
+mod done;
+mod fail;
+mod handoff;
+mod heartbeat;
 mod init;
 mod list;
+mod questions;
+mod reclaim;
+mod release;
 mod show;
 mod status;
 
@@ -47,6 +59,18 @@ pub enum Command {
     List(list::Args),
     Show(show::Args),
     Status(status::Args),
+    Claim(claim::Args),
+    Heartbeat(heartbeat::Args),
+    Done(done::Args),
+    Fail(fail::Args),
+    Release(release::Args),
+    Reclaim(reclaim::Args),
+    Ask(ask::Args),
+    Answer(answer::Args),
+    Questions(questions::Args),
+    Approve(approve::Args),
+    Deny(deny::Args),
+    Handoff(handoff::Args),
     Doctor(doctor::Args),
 }
 
@@ -58,6 +82,105 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::List(a) => list::run(a, ctx),
         Command::Show(a) => show::run(a, ctx),
         Command::Status(a) => status::run(a, ctx),
+        Command::Claim(a) => claim::run(a, ctx),
+        Command::Heartbeat(a) => heartbeat::run(a, ctx),
+        Command::Done(a) => done::run(a, ctx),
+        Command::Fail(a) => fail::run(a, ctx),
+        Command::Release(a) => release::run(a, ctx),
+        Command::Reclaim(a) => reclaim::run(a, ctx),
+        Command::Ask(a) => ask::run(a, ctx),
+        Command::Answer(a) => answer::run(a, ctx),
+        Command::Questions(a) => questions::run(a, ctx),
+        Command::Approve(a) => approve::run(a, ctx),
+        Command::Deny(a) => deny::run(a, ctx),
+        Command::Handoff(a) => handoff::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
     }
+}
+
+/// Runs `f` holding the queue lock, after finishing whatever an interrupted transition or a
+/// hand move left in `tasks/active/`, and brings `context/active-agent.md` up to date after.
+pub fn locked<T>(
+    repo: &Repo,
+    now: Timestamp,
+    f: impl FnOnce(&brain_core::LockedRepo<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let locked = repo.lock()?;
+    for note in locked.recover(now)? {
+        eprintln!("brain: {note}");
+    }
+    let out = f(&locked)?;
+    brain_core::active::update(&locked)?;
+    Ok(out)
+}
+
+/// Text from a flag, a file, or standard input (`-`).
+pub fn text_or_file(
+    text: Option<String>,
+    file: Option<&std::path::Path>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    use std::io::Read;
+    match (text, file) {
+        (Some(t), _) => Ok(Some(t)),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .with_context(|| format!("reading the {what} from standard input"))?;
+            Ok(Some(s))
+        }
+        (None, Some(p)) => std::fs::read_to_string(p)
+            .map(Some)
+            .with_context(|| format!("reading the {what} from {}", p.display())),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `--agent` and `--token`, shared by the commands that act on a claim.
+#[derive(Debug, clap::Args)]
+pub struct ClaimantArgs {
+    /// The agent acting; without --token it must be the agent that holds the claim.
+    #[arg(long, env = "BRAIN_AGENT", value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// The claim token (`<id>@<epoch>`) that `brain claim` printed; refused when the claim is
+    /// no longer the current one.
+    #[arg(long, env = "BRAIN_TOKEN", value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+impl ClaimantArgs {
+    pub fn claimant(&self) -> anyhow::Result<brain_core::lifecycle::Claimant> {
+        if self.agent.is_none() && self.token.is_none() {
+            anyhow::bail!("say who you are: give --agent AGENT (or set BRAIN_AGENT), or --token");
+        }
+        if let Some(a) = &self.agent {
+            brain_core::names::validate_agent(a)?;
+        }
+        Ok(brain_core::lifecycle::Claimant {
+            agent: self.agent.clone(),
+            token: self
+                .token
+                .as_deref()
+                .map(brain_core::lifecycle::Token::parse)
+                .transpose()?,
+        })
+    }
+}
+
+/// Reports a lost claim and turns it into exit code 4.
+pub fn lost(l: brain_core::lifecycle::Lost, json: bool) -> anyhow::Result<()> {
+    if json {
+        crate::output::json(&l)?;
+    }
+    let kept = l
+        .kept
+        .as_ref()
+        .map(|p| format!("; what you sent is kept in {}", p.display()))
+        .unwrap_or_default();
+    Err(crate::exit::Exit {
+        code: crate::exit::CLAIM_LOST,
+        message: format!("claim lost: {}{kept}", l.reason),
+    }
+    .into())
 }

@@ -8,7 +8,8 @@ use super::Context;
 use super::list::Item;
 use crate::output;
 
-/// Show one task: where it is, its fields and its text.
+/// Show one task: where it is, its fields and its text, and any result or error that arrived
+/// after its claim was lost (kept in tasks/late/).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The task id.
@@ -24,6 +25,8 @@ struct Shown<'a> {
     item: Item<'a>,
     meta: &'a brain_core::Meta,
     body: &'a str,
+    /// Results and errors that arrived after the claim that carried them was lost.
+    late: Vec<std::path::PathBuf>,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
@@ -31,11 +34,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let entry = repo.find(&args.id)?;
     let file = repo.read(&entry)?;
     let t = &file.task;
+    let late = brain_core::lifecycle::late_files(repo.root(), &t.id)?;
     if args.json {
         return output::json(&Shown {
             item: Item::from(t),
             meta: &t.meta,
             body: file.doc.body(),
+            late,
         });
     }
     let mut out = output::stdout();
@@ -50,6 +55,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .unwrap_or_default()
     )?;
     writeln!(out, "file:      {}", t.path.display())?;
+    for l in &late {
+        writeln!(
+            out,
+            "late:      {} (sent after its claim was lost)",
+            l.display()
+        )?;
+    }
     writeln!(out)?;
     out.write_all(file.doc.text().as_bytes())?;
     out.flush()?;

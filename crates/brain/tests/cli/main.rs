@@ -3,6 +3,9 @@
 mod add;
 mod discovery;
 mod doctor;
+mod gates;
 mod init;
+mod lifecycle;
 mod list;
+mod races;
 mod support;

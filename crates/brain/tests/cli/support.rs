@@ -214,3 +214,48 @@ pub fn fixtures(kind: &str) -> PathBuf {
         .join("../../tests/fixtures/tasks")
         .join(kind)
 }
+
+impl Repo {
+    /// `brain` at another time (RFC 3339).
+    pub fn at(&self, now: &str, args: &[&str]) -> Run {
+        let out = self
+            .cmd()
+            .env("BRAIN_NOW", now)
+            .args(args)
+            .output()
+            .unwrap();
+        Run {
+            out,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Adds a task and returns its id.
+    pub fn add(&self, args: &[&str]) -> String {
+        let mut a = vec!["add"];
+        a.extend_from_slice(args);
+        self.brain(&a).ok().trim().to_string()
+    }
+
+    /// Claims for `agent` and returns (id, token).
+    pub fn claim(&self, agent: &str) -> (String, String) {
+        let c: serde_json::Value = self.brain(&["claim", "--agent", agent, "--json"]).json();
+        (
+            c["id"].as_str().unwrap().to_string(),
+            c["token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The one file of task `id` under tasks/ and its state folder.
+    pub fn where_is(&self, id: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for state in ["pending", "active", "completed", "failed"] {
+            for name in self.tasks_in(state) {
+                if name == format!("{id}.md") || name.starts_with(&format!("{id}.")) {
+                    found.push(format!("{state}/{name}"));
+                }
+            }
+        }
+        found
+    }
+}

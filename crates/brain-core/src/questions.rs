@@ -1,0 +1,334 @@
+//! Writing `prompts/pending.md` and `prompts/answered.md` (see [`crate::prompts`] for the
+//! format): questions, answers, and the approval gate of SPEC §5.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+
+use jiff::Timestamp;
+
+use crate::error::{Error, IoContext, Result};
+use crate::frontmatter::FieldValue;
+use crate::fsutil;
+use crate::names;
+use crate::prompts::{self, Kind, QState, Question};
+use crate::repo::LockedRepo;
+use crate::task::{Approval, State};
+use crate::templates;
+use crate::time::format_ts;
+
+/// `prompts/pending.md`, relative to the root.
+pub const PENDING: &str = "prompts/pending.md";
+/// `prompts/answered.md`, relative to the root.
+pub const ANSWERED: &str = "prompts/answered.md";
+
+fn read(repo: &LockedRepo<'_>, rel: &str, default: &str) -> Result<String> {
+    let path = repo.root().join(rel);
+    match fs::read_to_string(&path) {
+        Ok(s) => Ok(s),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(default.to_string()),
+        Err(e) => Err(Error::io("reading", &path, e)),
+    }
+}
+
+fn write(repo: &LockedRepo<'_>, rel: &str, text: &str) -> Result<()> {
+    let path = repo.root().join(rel);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).at("creating", dir)?;
+    }
+    fsutil::write_atomic(&path, text.as_bytes())
+}
+
+/// Every question in both files.
+pub fn all(repo: &LockedRepo<'_>) -> Result<Vec<Question>> {
+    Ok(prompts::all(
+        &read(repo, PENDING, "")?,
+        &read(repo, ANSWERED, "")?,
+    ))
+}
+
+/// Whether an answer to an approval request says yes (`Some(true)`), no (`Some(false)`), or
+/// neither.
+pub fn verdict(answer: &str) -> Option<bool> {
+    let first: String = answer
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '\'')
+        .collect::<String>()
+        .to_lowercase();
+    match first.as_str() {
+        "yes" | "y" | "approve" | "approved" | "ok" | "okay" | "go" | "lgtm" | "sure"
+        | "granted" => Some(true),
+        "no" | "n" | "deny" | "denied" | "reject" | "rejected" | "don't" | "dont" | "stop"
+        | "never" => Some(false),
+        _ => None,
+    }
+}
+
+/// Approval answers by task: `true` approved, `false` denied (from `answered.md`, where a person
+/// may have answered by hand).
+pub fn approvals(repo: &LockedRepo<'_>) -> Result<HashMap<String, bool>> {
+    let answered = prompts::parse(&read(repo, ANSWERED, "")?, QState::Answered);
+    Ok(answered
+        .into_iter()
+        .filter(|q| q.kind == Kind::Approval)
+        .filter_map(|q| Some((q.task?, verdict(q.answer.as_deref()?)?)))
+        .collect())
+}
+
+fn next_qid(repo: &LockedRepo<'_>, now: Timestamp) -> Result<String> {
+    let prefix = format!("q-{}-", now.strftime("%Y-%m-%d"));
+    let max = all(repo)?
+        .iter()
+        .filter_map(|q| q.id.strip_prefix(&prefix)?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok(format!("{prefix}{:03}", max + 1))
+}
+
+fn entry_text(
+    id: &str,
+    text: &str,
+    from: Option<&str>,
+    task: Option<&str>,
+    kind: Kind,
+    now: Timestamp,
+) -> String {
+    let mut s = format!("\n## {id}\n\n{}\n\n", text.trim());
+    if let Some(f) = from {
+        s.push_str(&format!("- from: {f}\n"));
+    }
+    s.push_str(&format!("- asked: {}\n", format_ts(now)));
+    if let Some(t) = task {
+        s.push_str(&format!("- task: {t}\n"));
+    }
+    if kind == Kind::Approval {
+        s.push_str("- kind: approval\n");
+    }
+    s
+}
+
+fn append(repo: &LockedRepo<'_>, rel: &str, default: &str, entry: &str) -> Result<()> {
+    let mut text = read(repo, rel, default)?;
+    if !text.ends_with('\n') && !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(entry);
+    write(repo, rel, &text)
+}
+
+/// Adds a question (or approval request) to `prompts/pending.md`; returns its id.
+pub fn ask(
+    repo: &LockedRepo<'_>,
+    text: &str,
+    from: Option<&str>,
+    task: Option<&str>,
+    kind: Kind,
+    now: Timestamp,
+) -> Result<String> {
+    if text.trim().is_empty() {
+        return Err(Error::Invalid("the question is empty".into()));
+    }
+    if let Some(a) = from {
+        names::validate_agent(a)?;
+    }
+    if let Some(t) = task {
+        names::validate_task_id(t)?;
+        if repo.locate(t)?.is_empty() {
+            return Err(Error::TaskNotFound(t.to_string()));
+        }
+    }
+    let id = next_qid(repo, now)?;
+    append(
+        repo,
+        PENDING,
+        templates::PROMPTS_PENDING,
+        &entry_text(&id, text, from, task, kind, now),
+    )?;
+    Ok(id)
+}
+
+/// Splits `text` into (before, the entry `id` with its trailing text up to the next `## `
+/// heading, after).
+fn cut_entry<'a>(text: &'a str, id: &str) -> Option<(&'a str, &'a str, &'a str)> {
+    let mut pos = 0;
+    let mut start = None;
+    for line in text.split_inclusive('\n') {
+        if let Some(s) = start {
+            if line.starts_with("## ") || line.starts_with("# ") {
+                return Some((&text[..s], &text[s..pos], &text[pos..]));
+            }
+        } else if prompts::entry_id(line).as_deref() == Some(id) {
+            start = Some(pos);
+        }
+        pos += line.len();
+    }
+    start.map(|s| (&text[..s], &text[s..], ""))
+}
+
+/// Answers question `qid`: its entry moves from `pending.md` to `answered.md` with the answer
+/// under it. Returns the question as answered.
+pub fn answer(repo: &LockedRepo<'_>, qid: &str, answer: &str, now: Timestamp) -> Result<Question> {
+    if answer.trim().is_empty() {
+        return Err(Error::Invalid("the answer is empty".into()));
+    }
+    let pending = read(repo, PENDING, "")?;
+    let Some((before, entry, after)) = cut_entry(&pending, qid) else {
+        let answered = prompts::parse(&read(repo, ANSWERED, "")?, QState::Answered);
+        return Err(Error::Invalid(if answered.iter().any(|q| q.id == qid) {
+            format!("question {qid} is already answered (see prompts/answered.md)")
+        } else {
+            format!("no open question {qid} in prompts/pending.md (run `brain questions --open`)")
+        }));
+    };
+    let moved = format!(
+        "\n{}\n- answered: {}\n\n{}\n",
+        entry.trim(),
+        format_ts(now),
+        answer.trim()
+    );
+    // Answered first: a crash in between leaves the entry in both files, and an entry in
+    // answered.md wins.
+    append(repo, ANSWERED, templates::PROMPTS_ANSWERED, &moved)?;
+    let rest = format!(
+        "{}{}",
+        before.trim_end_matches('\n'),
+        if after.is_empty() {
+            "\n".to_string()
+        } else {
+            format!("\n\n{after}")
+        }
+    );
+    write(repo, PENDING, &rest)?;
+    let q = prompts::parse(&moved, QState::Answered).into_iter().next();
+    q.ok_or_else(|| Error::Invalid(format!("question {qid} could not be read back")))
+}
+
+/// The open approval request of task `id`, if any.
+fn open_request(repo: &LockedRepo<'_>, id: &str) -> Result<Option<Question>> {
+    Ok(all(repo)?.into_iter().find(|q| {
+        q.kind == Kind::Approval && q.task.as_deref() == Some(id) && q.state == QState::Open
+    }))
+}
+
+/// Makes sure a gated pending task has an approval request; returns its id when one was added.
+pub fn request_approval(
+    repo: &LockedRepo<'_>,
+    id: &str,
+    title: &str,
+    now: Timestamp,
+) -> Result<Option<String>> {
+    let has = all(repo)?
+        .iter()
+        .any(|q| q.kind == Kind::Approval && q.task.as_deref() == Some(id));
+    if has {
+        return Ok(None);
+    }
+    let text = format!(
+        "May an agent work on {id} ({title})? Answer yes or no, or run `brain approve {id}` / `brain deny {id} --reason …`."
+    );
+    ask(repo, &text, None, Some(id), Kind::Approval, now).map(Some)
+}
+
+/// `brain approve`: opens the gate of a pending task.
+pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
+    let entry = repo.find(id)?;
+    if entry.state != State::Pending {
+        return Err(Error::Invalid(format!(
+            "task {id} is not pending (it is in tasks/{}/)",
+            entry.state
+        )));
+    }
+    let mut f = repo.read(&entry)?;
+    if f.task.meta.approval != Some(Approval::Approved) {
+        f.set(
+            "approval",
+            FieldValue::Str(Approval::Approved.as_str().into()),
+        )?;
+        fsutil::write_atomic(&entry.path, f.doc.text().as_bytes())?;
+    }
+    if let Some(q) = open_request(repo, id)? {
+        answer(
+            repo,
+            &q.id,
+            &format!("approved (brain approve, {})", format_ts(now)),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// `brain deny`: a gated task goes to `failed/` with the reason.
+pub fn deny(
+    repo: &LockedRepo<'_>,
+    id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<std::path::PathBuf> {
+    if reason.trim().is_empty() {
+        return Err(Error::Invalid("give a reason with --reason".into()));
+    }
+    let entry = repo.find(id)?;
+    if entry.state != State::Pending {
+        return Err(Error::Invalid(format!(
+            "task {id} is not pending (it is in tasks/{}/)",
+            entry.state
+        )));
+    }
+    let mut f = repo.read(&entry)?;
+    f.doc.append_body(&format!(
+        "\n## Failure\n\n- denied: {}\n\n{}\n",
+        format_ts(now),
+        reason.trim()
+    ));
+    f.set(
+        "approval",
+        FieldValue::Str(Approval::Denied.as_str().into()),
+    )?;
+    f.set("status", FieldValue::Str("failed".into()))?;
+    f.set_time("failed_at", now)?;
+    let to = repo.task_path(State::Failed, id, None);
+    fsutil::write_atomic(&entry.path, f.doc.text().as_bytes())?;
+    fsutil::rename_noreplace(&entry.path, &to).at("moving", &entry.path)?;
+    fsutil::sync_parent(&to)?;
+    fsutil::sync_parent(&entry.path)?;
+    if let Some(q) = open_request(repo, id)? {
+        answer(repo, &q.id, &format!("denied: {}", reason.trim()), now)?;
+    }
+    Ok(to)
+}
+
+/// Applies answers a person wrote by hand: a gated pending task whose approval request was
+/// answered "no" is denied. Returns the ids denied.
+pub fn apply_hand_denials(repo: &LockedRepo<'_>, now: Timestamp) -> Result<Vec<String>> {
+    let mut denied = Vec::new();
+    let answered = prompts::parse(&read(repo, ANSWERED, "")?, QState::Answered);
+    for q in answered.iter().filter(|q| q.kind == Kind::Approval) {
+        let (Some(task), Some(ans)) = (&q.task, &q.answer) else {
+            continue;
+        };
+        if verdict(ans) != Some(false) {
+            continue;
+        }
+        let path = repo.task_path(State::Pending, task, None);
+        if !path.is_file() {
+            continue;
+        }
+        let f = repo.read(&crate::repo::Entry {
+            id: task.clone(),
+            state: State::Pending,
+            agent: None,
+            path,
+        })?;
+        if f.task.meta.approval == Some(Approval::Required) {
+            deny(
+                repo,
+                task,
+                &format!("denied in prompts/answered.md ({}): {ans}", q.id),
+                now,
+            )?;
+            denied.push(task.clone());
+        }
+    }
+    Ok(denied)
+}

@@ -1,0 +1,20 @@
+//! `brain approve`.
+
+use super::Context;
+
+/// Approve a gated task (`approval: required`) so agents may claim it.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The task id.
+    id: String,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let repo = ctx.repo()?;
+    let now = super::now()?;
+    super::locked(&repo, now, |l| {
+        Ok(brain_core::questions::approve(l, &args.id, now)?)
+    })?;
+    eprintln!("Approved {}.", args.id);
+    Ok(())
+}

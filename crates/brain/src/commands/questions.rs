@@ -1,0 +1,53 @@
+//! `brain questions`.
+
+use std::io::Write;
+
+use brain_core::prompts::{self, QState};
+
+use super::Context;
+use crate::output;
+
+/// List the questions and approval requests in prompts/, open ones first.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only the open ones.
+    #[arg(long)]
+    open: bool,
+    /// Print a JSON array: id, text, kind, from, asked, task, state, answer.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let repo = ctx.repo()?;
+    let read = |p: &str| std::fs::read_to_string(repo.root().join(p)).unwrap_or_default();
+    let mut qs = prompts::all(&read("prompts/pending.md"), &read("prompts/answered.md"));
+    if args.open {
+        qs.retain(|q| q.state == QState::Open);
+    }
+    if args.json {
+        return output::json(&qs);
+    }
+    let mut out = output::stdout();
+    for q in &qs {
+        let state = match q.state {
+            QState::Open => "open",
+            QState::Answered => "answered",
+        };
+        let task = q
+            .task
+            .as_deref()
+            .map(|t| format!(" [{t}]"))
+            .unwrap_or_default();
+        let first = q.text.lines().next().unwrap_or("");
+        writeln!(out, "{}  {state:<8}{task}  {first}", q.id)?;
+        if let Some(a) = &q.answer {
+            writeln!(out, "    -> {}", a.lines().next().unwrap_or(""))?;
+        }
+    }
+    if qs.is_empty() {
+        eprintln!("No questions.");
+    }
+    out.flush()?;
+    Ok(())
+}
