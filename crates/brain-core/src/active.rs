@@ -6,7 +6,6 @@ use jiff::SignedDuration;
 use crate::error::Result;
 use crate::fsutil;
 use crate::repo::LockedRepo;
-use crate::task::State;
 use crate::templates;
 use crate::time::format_ts;
 
@@ -15,7 +14,7 @@ pub const ACTIVE_AGENT: &str = "context/active-agent.md";
 
 /// The file's text for the current claims.
 pub fn render(repo: &LockedRepo<'_>) -> Result<String> {
-    let mut tasks = repo.scan(&[State::Active])?.tasks;
+    let mut tasks = repo.active_tasks()?;
     tasks.sort_by(|a, b| (a.meta.claimed_at, &a.id).cmp(&(b.meta.claimed_at, &b.id)));
     let mut out = templates::ACTIVE_AGENT_HEADER.to_string();
     for t in tasks {

@@ -2,8 +2,10 @@
 //! 100,000 YAML documents.
 //!
 //! Like git's index, an entry is trusted only while the file's inode, size, mtime and ctime are
-//! unchanged, and a file modified less than [`RACY_SECS`] before the cache was written is never
-//! cached (its mtime could be shared with a later edit of the same size). The cache is only an
+//! unchanged, and a file modified just before the cache was written is never cached (its mtime
+//! could be shared with a later edit of the same size): within [`RACY_FINE_MS`] on file systems
+//! with sub-second timestamps (a Linux timestamp tick is 1 to 10 ms), within [`RACY_COARSE_SECS`]
+//! where timestamps are whole seconds (FAT, HFS+). The cache is only an
 //! accelerator: a missing, corrupt or old-version cache is ignored and rebuilt, and deleting
 //! `.brain/cache/` is always safe.
 
@@ -19,8 +21,10 @@ use crate::fsutil;
 use crate::task::{Approval, Meta, Priority, State, Task};
 
 const MAGIC: &[u8; 8] = b"BRNCACH4";
-/// Files changed this recently (in seconds) are read every time.
-pub const RACY_SECS: u64 = 2;
+/// Files changed this recently (milliseconds) are not cached, where timestamps are fine-grained.
+pub const RACY_FINE_MS: i128 = 100;
+/// Files changed this recently (seconds) are not cached, where timestamps are whole seconds.
+pub const RACY_COARSE_SECS: i128 = 2;
 
 /// What identifies one version of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +80,12 @@ impl Stamp {
     }
 
     fn racy(&self, now_ns: i128) -> bool {
-        let window = RACY_SECS as i128 * 1_000_000_000;
+        let coarse = self.mtime_ns % 1_000_000_000 == 0 && self.ctime_ns % 1_000_000_000 == 0;
+        let window = if coarse {
+            RACY_COARSE_SECS * 1_000_000_000
+        } else {
+            RACY_FINE_MS * 1_000_000
+        };
         self.mtime_ns > now_ns - window || self.ctime_ns > now_ns - window
     }
 }

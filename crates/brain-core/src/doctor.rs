@@ -79,6 +79,7 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
     let mut report = Report::default();
     let root = repo.root().to_path_buf();
     if fix {
+        repo.forget_active();
         for note in repo.recover(now)? {
             report.add(
                 Check::Interrupted,

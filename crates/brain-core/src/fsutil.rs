@@ -78,19 +78,25 @@ pub fn create_atomic(target: &Path, data: &[u8]) -> Result<()> {
     }
 }
 
-/// fsyncs the folder holding `path`, so a rename into it survives a power cut. A file system
-/// that cannot fsync folders (some network ones) is not an error.
+/// fsyncs the folder holding `path`, so a rename into it survives a power cut.
 pub fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// fsyncs a folder. A file system that cannot fsync folders (some network ones) is not an
+/// error; on Windows, where folders cannot be opened for this, it does nothing.
+pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        match File::open(dir).and_then(|d| d.sync_all()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(22) => {} // EINVAL: not supported (CIFS)
-            Err(e) => return Err(e).at("syncing folder", dir),
-        }
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(22) => {} // EINVAL: not supported (CIFS)
+        Err(e) => return Err(e).at("syncing folder", dir),
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = dir;
     Ok(())
 }
 

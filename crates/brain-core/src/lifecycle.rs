@@ -195,11 +195,24 @@ impl LockedRepo<'_> {
     /// steps the file is whole and in its old folder.
     fn write_and_move(&self, file: &TaskFile, to: &Path) -> Result<()> {
         let from = file.task.path.clone();
-        fsutil::write_atomic(&from, file.doc.text().as_bytes())?;
-        if let Some(dir) = to.parent() {
-            fs::create_dir_all(dir).at("creating", dir)?;
+        if file.task.state == State::Active {
+            self.note_gone(&file.task.id);
         }
-        match fsutil::rename_noreplace(&from, to) {
+        // The new text replaces the old in place (the file fsynced); the folders are fsynced
+        // below, after the move, once for both renames.
+        self.replace_file(&from, file.doc.text().as_bytes())?;
+        let mut moved = fsutil::rename_noreplace(&from, to);
+        if moved
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+            && from.exists()
+        {
+            if let Some(dir) = to.parent() {
+                fs::create_dir_all(dir).at("creating", dir)?;
+            }
+            moved = fsutil::rename_noreplace(&from, to);
+        }
+        match moved {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(Error::Invalid(format!(
@@ -210,8 +223,8 @@ impl LockedRepo<'_> {
             }
             Err(e) => return Err(Error::io("moving", &from, e)),
         }
-        fsutil::sync_parent(to)?;
-        fsutil::sync_parent(&from)
+        self.defer_sync(to);
+        Ok(())
     }
 
     /// Completes what interrupted transitions and hand moves left behind, in `active/`:
@@ -220,7 +233,7 @@ impl LockedRepo<'_> {
     /// the agent in its name, with a new epoch. Returns what it changed.
     pub fn recover(&self, now: Timestamp) -> Result<Vec<String>> {
         let mut notes = Vec::new();
-        for t in self.scan(&[State::Active])?.tasks {
+        for t in self.active_tasks()? {
             let m = &t.meta;
             let status = m.status.as_deref().and_then(State::parse);
             let unfinished = match status {
@@ -267,7 +280,8 @@ impl LockedRepo<'_> {
             )?;
             f.set_time("claimed_at", now)?;
             f.set_time("heartbeat_at", now)?;
-            fsutil::write_atomic(&e.path, f.doc.text().as_bytes())?;
+            self.replace_file(&e.path, f.doc.text().as_bytes())?;
+            self.note_active(&f.task);
             notes.push(format!(
                 "{}: took the file moved into active/ by hand as {}'s claim (epoch {})",
                 e.id,
@@ -296,8 +310,8 @@ impl LockedRepo<'_> {
             .unwrap_or_default();
         caps.extend(extra_caps.iter().cloned());
         let answers = crate::questions::approvals(self)?;
-        let completed = self.completed_ids()?;
-        let is_completed = |id: &str| completed.contains(id);
+        // One stat per dependency, not a listing of everything ever completed.
+        let is_completed = |id: &str| self.task_path(State::Completed, id, None).is_file();
         let mut queue;
         let candidates: Box<dyn Iterator<Item = Task>> = match only {
             Some(id) => {
@@ -362,8 +376,17 @@ impl LockedRepo<'_> {
     ) -> Result<Option<Claimed>> {
         let from = t.path.clone();
         let to = self.task_path(State::Active, &t.id, Some(agent));
-        fs::create_dir_all(to.parent().unwrap_or(Path::new("."))).at("creating", &to)?;
-        match fsutil::rename_noreplace(&from, &to) {
+        let mut renamed = fsutil::rename_noreplace(&from, &to);
+        if renamed
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+            && from.exists()
+        {
+            let dir = to.parent().unwrap_or(Path::new("."));
+            fs::create_dir_all(dir).at("creating", dir)?;
+            renamed = fsutil::rename_noreplace(&from, &to);
+        }
+        match renamed {
             Ok(()) => {}
             // Taken by an agent outside brain (a hand move), or moved meanwhile.
             Err(e)
@@ -376,8 +399,7 @@ impl LockedRepo<'_> {
             }
             Err(e) => return Err(Error::io("claiming", &from, e)),
         }
-        fsutil::sync_parent(&to)?;
-        fsutil::sync_parent(&from)?;
+        self.defer_sync(&from);
         let entry = Entry {
             id: t.id.clone(),
             state: State::Active,
@@ -399,7 +421,8 @@ impl LockedRepo<'_> {
                 FieldValue::Str(Approval::Approved.as_str().into()),
             )?;
         }
-        fsutil::write_atomic(&to, f.doc.text().as_bytes())?;
+        self.replace_file(&to, f.doc.text().as_bytes())?;
+        self.note_active(&f.task);
         Ok(Some(Claimed {
             token: Token {
                 id: t.id.clone(),
@@ -413,16 +436,6 @@ impl LockedRepo<'_> {
             path: to,
             title: f.task.title.clone(),
         }))
-    }
-
-    /// Ids of completed tasks (names only; nothing is parsed).
-    fn completed_ids(&self) -> Result<std::collections::HashSet<String>> {
-        let mut bad = Vec::new();
-        Ok(self
-            .entries(State::Completed, &mut bad)?
-            .into_iter()
-            .map(|e| e.id)
-            .collect())
     }
 
     /// The caller's current claim on `id`, or why it is not theirs. `brought` is kept in
@@ -559,7 +572,8 @@ impl LockedRepo<'_> {
                 Err(lost) => return Ok(Err(lost)),
             };
             f.set_time("heartbeat_at", now)?;
-            fsutil::write_atomic(&f.task.path, f.doc.text().as_bytes())?;
+            self.replace_file(&f.task.path, f.doc.text().as_bytes())?;
+            self.note_active(&f.task);
             done.push(id);
         }
         Ok(Ok(done))
@@ -721,7 +735,7 @@ impl LockedRepo<'_> {
         for k in ["claimed_by", "claimed_at", "heartbeat_at"] {
             f.remove(k)?;
         }
-        fsutil::write_atomic(path, f.doc.text().as_bytes())
+        self.replace_file(path, f.doc.text().as_bytes())
     }
 
     /// Moves every stale claim (no heartbeat for `stale_after`) back to `pending/`, or to
@@ -730,7 +744,7 @@ impl LockedRepo<'_> {
     pub fn reclaim(&self, now: Timestamp, dry_run: bool) -> Result<Vec<Reclaimed>> {
         let stale_after = self.config().queue.stale_after;
         let mut out = Vec::new();
-        for t in self.scan(&[State::Active])?.tasks {
+        for t in self.active_tasks()? {
             let Some(last) = t.meta.heartbeat_at.or(t.meta.claimed_at) else {
                 continue;
             };

@@ -82,6 +82,9 @@ pub fn classify(state: State, name: &str) -> Name {
     }
 }
 
+/// Changed files a scan parses again rather than rewrite the folder cache.
+pub const REPARSE_LIMIT: usize = 16;
+
 /// How long after a full stat pass of `pending/` a claim may order by the cache alone (see
 /// [`Repo::queue`]).
 pub const TRUST_SECS: u64 = 10;
@@ -451,14 +454,16 @@ impl Repo {
             })
             .collect();
         got.shrink_to_fit();
-        // Entries of files that are gone are harmless (a name that comes back has a new
-        // stamp), so removals alone do not rewrite the cache until they pile up.
+        // Rewriting the cache costs a new file (and, on ext4, an inode allocation), so it is
+        // rewritten only when that saves more than it costs: a handful of changed files is
+        // cheaper to parse again next time, and entries of files that are gone are harmless
+        // (a name that comes back has a new stamp) until they pile up.
         let dead = cache.len().saturating_sub(hits);
         if !trust_ino && state == State::Pending {
             self.ensure_local_dir();
             let _ = fsutil::write_atomic_nosync(&cache_path.with_extension("checked"), b"");
         }
-        if misses > 0 || dead > 64 + cache.len() / 8 {
+        if misses > REPARSE_LIMIT || dead > 64 + cache.len() / 8 {
             self.ensure_local_dir();
             cache::save(
                 &cache_path,
@@ -543,7 +548,9 @@ impl Repo {
         let lock = FileLock::acquire(&self.local_dir().join("lock"))?;
         Ok(LockedRepo {
             repo: self,
-            _lock: lock,
+            lock: Some(lock),
+            unsynced: std::cell::RefCell::new(Vec::new()),
+            active: std::cell::RefCell::new(None),
         })
     }
 }
@@ -567,8 +574,12 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
 
 /// Maps `f` over `items` on all cores, keeping order.
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads <= 1 || items.len() < 2 {
+    // Asked once: on Linux the answer comes from reading cgroup files.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Threads cost about as much to start as a few dozen stats.
+    if threads <= 1 || items.len() < 64 {
         return items.iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);
@@ -609,7 +620,13 @@ fn cmp_created(a: Option<Timestamp>, b: Option<Timestamp>) -> Ordering {
 /// The repo while this process holds the queue lock. Only this type can change the queue.
 pub struct LockedRepo<'a> {
     repo: &'a Repo,
-    _lock: FileLock,
+    /// Released before the deferred folder fsyncs run (see [`LockedRepo::finish`]).
+    lock: Option<FileLock>,
+    /// Folders whose renames still need an fsync to be durable.
+    unsynced: std::cell::RefCell<Vec<PathBuf>>,
+    /// The active claims, read once per locked section and kept exact by every transition
+    /// (see [`LockedRepo::active_tasks`]).
+    active: std::cell::RefCell<Option<Vec<Task>>>,
 }
 
 impl std::ops::Deref for LockedRepo<'_> {
@@ -619,7 +636,86 @@ impl std::ops::Deref for LockedRepo<'_> {
     }
 }
 
+impl Drop for LockedRepo<'_> {
+    fn drop(&mut self) {
+        // On an early return (an error) the renames made so far are still made durable.
+        let _ = self.sync_deferred();
+    }
+}
+
 impl LockedRepo<'_> {
+    /// Releases the lock, then fsyncs the folders whose renames it made, so that the next
+    /// process can go on while this one waits for the disk. A command reports success only
+    /// after this returns: every transition is durable before it is acknowledged, and the lock
+    /// only orders them.
+    pub fn finish(mut self) -> Result<()> {
+        self.sync_deferred()
+    }
+
+    fn sync_deferred(&mut self) -> Result<()> {
+        drop(self.lock.take());
+        let dirs = std::mem::take(&mut *self.unsynced.borrow_mut());
+        for dir in dirs {
+            fsutil::sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Notes that a rename into or out of `path`'s folder must be made durable before the
+    /// transition is acknowledged (by [`LockedRepo::finish`]).
+    pub fn defer_sync(&self, path: &Path) {
+        if let Some(dir) = path.parent() {
+            let mut v = self.unsynced.borrow_mut();
+            if !v.iter().any(|d| d == dir) {
+                v.push(dir.to_path_buf());
+            }
+        }
+    }
+
+    /// Replaces `target` atomically (the new text fsynced before the rename); the folder's
+    /// fsync is deferred to [`LockedRepo::finish`].
+    pub fn replace_file(&self, target: &Path, data: &[u8]) -> Result<()> {
+        let tmp = fsutil::write_tmp(target, data)?;
+        if let Err(e) = fs::rename(&tmp, target) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("replacing", target, e));
+        }
+        self.defer_sync(target);
+        Ok(())
+    }
+
+    /// The tasks in `active/`. Read once while the lock is held; transitions keep the copy
+    /// exact through [`LockedRepo::note_active`] and [`LockedRepo::note_gone`], so a claim
+    /// reads the folder once instead of once per step.
+    pub fn active_tasks(&self) -> Result<Vec<Task>> {
+        if let Some(tasks) = self.active.borrow().as_ref() {
+            return Ok(tasks.clone());
+        }
+        let tasks = self.scan(&[State::Active])?.tasks;
+        *self.active.borrow_mut() = Some(tasks.clone());
+        Ok(tasks)
+    }
+
+    /// Records that `task` is (now) in `active/` as given.
+    pub fn note_active(&self, task: &Task) {
+        if let Some(tasks) = self.active.borrow_mut().as_mut() {
+            tasks.retain(|t| t.id != task.id);
+            tasks.push(task.clone());
+        }
+    }
+
+    /// Records that task `id` left `active/`.
+    pub fn note_gone(&self, id: &str) {
+        if let Some(tasks) = self.active.borrow_mut().as_mut() {
+            tasks.retain(|t| t.id != id);
+        }
+    }
+
+    /// Forgets the copy of `active/` (after changes made outside the transitions).
+    pub fn forget_active(&self) {
+        *self.active.borrow_mut() = None;
+    }
+
     /// The next free id `task-YYYY-MM-DD-NNN` for the UTC date of `now`, looking at every
     /// folder (case-insensitively, for case-insensitive file systems).
     pub fn next_id(&self, now: Timestamp) -> Result<String> {

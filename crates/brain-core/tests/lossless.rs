@@ -64,11 +64,15 @@ fn piece() -> impl Strategy<Value = Piece> {
                 items,
                 indented
             }),
+        // Sub-keys are unique, as YAML requires.
         (
             unknown_key(),
-            prop::collection::vec(("[a-z]{1,6}", value()), 1..3)
+            prop::collection::btree_map("[a-z]{1,6}", value(), 1..3)
         )
-            .prop_map(|(key, sub)| Piece::Map { key, sub }),
+            .prop_map(|(key, sub)| Piece::Map {
+                key,
+                sub: sub.into_iter().collect()
+            }),
         "[ a-zA-Z0-9:#-]{0,20}".prop_map(Piece::Comment),
         Just(Piece::Blank),
     ]

@@ -31,6 +31,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let locked = repo.lock()?;
     let report: Report = doctor::doctor(&locked, args.fix, now)?;
     if args.fix {
+        locked.forget_active();
         brain_core::active::update(&locked)?;
     }
     drop(locked);

@@ -100,6 +100,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
 
 /// Runs `f` holding the queue lock, after finishing whatever an interrupted transition or a
 /// hand move left in `tasks/active/`, and brings `context/active-agent.md` up to date after.
+/// Returns once the transition is durable.
 pub fn locked<T>(
     repo: &Repo,
     now: Timestamp,
@@ -111,6 +112,8 @@ pub fn locked<T>(
     }
     let out = f(&locked)?;
     brain_core::active::update(&locked)?;
+    // Releases the lock, then makes the renames durable before anything is reported.
+    locked.finish()?;
     Ok(out)
 }
 

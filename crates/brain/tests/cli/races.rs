@@ -17,10 +17,20 @@ while true; do
 done
 "#;
 
+/// Sizes: the suite runs small; `scripts/race.sh` and `scripts/crash.sh` set these for the
+/// full sizes.
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn sixteen_claimers_take_every_task_exactly_once() {
     let r = Repo::new();
-    let n = 240;
+    let n = size("BRAIN_RACE_TASKS", 240);
+    let started = std::time::Instant::now();
     for i in 0..n {
         r.hand_task(
             "pending",
@@ -51,6 +61,12 @@ fn sixteen_claimers_take_every_task_exactly_once() {
             *claims.entry(tok.to_string()).or_default() += 1;
         }
     }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "race: 16 claimers, {n} tasks, {} claims in {secs:.2} s ({:.0} claims/s)",
+        claims.len(),
+        claims.len() as f64 / secs
+    );
     assert_eq!(claims.len(), n, "every task claimed");
     assert!(claims.values().all(|&c| c == 1), "a task was claimed twice");
     assert!(
@@ -60,4 +76,169 @@ fn sixteen_claimers_take_every_task_exactly_once() {
     assert_eq!(r.tasks_in("completed").len(), n);
     assert!(r.tasks_in("pending").is_empty() && r.tasks_in("active").is_empty());
     r.brain(&["doctor"]).ok();
+}
+
+/// A small deterministic generator (xorshift), so a failing run can be repeated by seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Every task id is in exactly one folder, and every file parses.
+fn check_invariants(r: &Repo, ids: &[String], after: &str) {
+    let mut places: HashMap<&str, Vec<String>> = HashMap::new();
+    for state in ["pending", "active", "completed", "failed"] {
+        for name in r.tasks_in(state) {
+            let id = ids
+                .iter()
+                .find(|id| name.starts_with(id.as_str()))
+                .unwrap_or_else(|| panic!("{after}: unknown file {state}/{name}"));
+            places
+                .entry(id.as_str())
+                .or_default()
+                .push(format!("{state}/{name}"));
+        }
+    }
+    for id in ids {
+        let p = places.get(id.as_str()).cloned().unwrap_or_default();
+        assert_eq!(p.len(), 1, "{after}: task {id} is in {p:?}");
+    }
+    let list = r.brain(&["list", "--json"]);
+    let items: Vec<serde_json::Value> = list.json();
+    assert_eq!(items.len(), ids.len(), "{after}: {}", list.stderr());
+    assert_eq!(list.stderr(), "", "{after}: a file does not parse");
+}
+
+/// `kill -9` at random instants during claim, heartbeat, done, fail and reclaim: afterwards
+/// every task is in exactly one folder and parses, and `brain doctor --fix` leaves the repo
+/// healthy.
+#[test]
+fn kill_9_at_random_instants_loses_nothing() {
+    let r = Repo::new();
+    let kills = size("BRAIN_CRASH_KILLS", 60);
+    let mut rng = Rng(size("BRAIN_CRASH_SEED", 0x9e37_79b9) as u64 | 1);
+    let ids: Vec<String> = (0..(kills / 4).max(12))
+        .map(|i| {
+            r.add(&[
+                &format!("task {i}"),
+                "--body",
+                "Some text.\r\nWith a second line.",
+            ])
+        })
+        .collect();
+    let mut clock = 0i64;
+    // How long one run takes (debug builds are slower than release ones); updated as it goes.
+    let mut typical_us: u64 = 12_000;
+    let mut killed = 0;
+    let mut ops: HashMap<&str, usize> = HashMap::new();
+    let mut leftovers: HashMap<String, usize> = HashMap::new();
+    for round in 0..kills {
+        // Time moves on, so that claims go stale now and then.
+        clock += rng.below(3600) as i64;
+        let start: jiff::Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
+        let now = (start + jiff::SignedDuration::from_secs(clock)).to_string();
+        let active = r.tasks_in("active");
+        let op = ["claim", "claim", "heartbeat", "done", "fail", "reclaim"][rng.below(6) as usize];
+        let args: Vec<String> = match (op, active.first()) {
+            ("claim", _) | (_, None) => vec![
+                "claim".into(),
+                "--agent".into(),
+                format!("agent-{}", rng.below(3)),
+            ],
+            ("reclaim", _) => vec!["reclaim".into()],
+            (op, Some(file)) => {
+                let mut parts = file.trim_end_matches(".md").splitn(2, '.');
+                let (id, agent) = (
+                    parts.next().unwrap().to_string(),
+                    parts.next().unwrap_or("x").to_string(),
+                );
+                match op {
+                    "heartbeat" => vec!["heartbeat".into(), id, "--agent".into(), agent],
+                    "done" => vec![
+                        "done".into(),
+                        id,
+                        "--agent".into(),
+                        agent,
+                        "--result".into(),
+                        "result text\nline 2".into(),
+                    ],
+                    _ => vec![
+                        "fail".into(),
+                        id,
+                        "--agent".into(),
+                        agent,
+                        "--error".into(),
+                        "broke".into(),
+                        "--retry".into(),
+                    ],
+                }
+            }
+        };
+        *ops.entry(op).or_default() += 1;
+        let started = std::time::Instant::now();
+        let mut child = r
+            .cmd()
+            .env("BRAIN_NOW", &now)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // One round in four runs to the end, so the queue moves and the length of a run is
+        // known; the others are killed at a random instant within that length.
+        let wait = std::time::Duration::from_micros(rng.below(typical_us * 6 / 5 + 1));
+        if rng.below(4) != 0 {
+            std::thread::sleep(wait);
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                killed += 1;
+            }
+            child.wait().unwrap();
+        } else {
+            child.wait().unwrap();
+            typical_us = (typical_us * 3 + started.elapsed().as_micros() as u64) / 4;
+        }
+        let after = format!("round {round}, {args:?} killed after {wait:?}");
+        check_invariants(&r, &ids, &after);
+        // What a kill can leave is only what doctor --fix repairs.
+        let report: serde_json::Value =
+            serde_json::from_str(&r.brain(&["doctor", "--json"]).stdout()).unwrap();
+        for f in report["findings"].as_array().unwrap() {
+            let check = f["check"].as_str().unwrap().to_string();
+            assert!(
+                ["interrupted", "temporary"].contains(&check.as_str()),
+                "{after}: {f}"
+            );
+            *leftovers.entry(check).or_default() += 1;
+        }
+    }
+    println!(
+        "crash: {kills} rounds, {killed} processes killed mid-run, operations {ops:?}, left behind and repaired: {leftovers:?}"
+    );
+    let fix = r.brain(&["doctor", "--fix"]);
+    assert!(
+        fix.code() == 0,
+        "doctor --fix left problems:\n{}",
+        fix.stdout()
+    );
+    r.brain(&["doctor"]).ok();
+    check_invariants(&r, &ids, "after doctor --fix");
+    assert!(
+        killed * 3 >= kills,
+        "too few kills landed mid-run ({killed} of {kills}, runs take about {typical_us} us)"
+    );
+    let done = r.tasks_in("completed").len() + r.tasks_in("failed").len();
+    println!(
+        "crash: {done} of {} tasks finished along the way",
+        ids.len()
+    );
 }
