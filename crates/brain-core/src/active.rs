@@ -18,11 +18,7 @@ pub fn render(repo: &LockedRepo<'_>) -> Result<String> {
     tasks.sort_by(|a, b| (a.meta.claimed_at, &a.id).cmp(&(b.meta.claimed_at, &b.id)));
     let mut out = templates::ACTIVE_AGENT_HEADER.to_string();
     for t in tasks {
-        let agent = t
-            .agent
-            .clone()
-            .or(t.meta.claimed_by.clone())
-            .unwrap_or_else(|| "unknown".into());
+        let agent = t.claimant().unwrap_or_else(|| "unknown".into());
         out.push_str("---\n");
         out.push_str(&format!("agent: {agent}\n"));
         if let Some(s) = t.meta.claimed_at {

@@ -168,6 +168,16 @@ pub fn blocked(
     None
 }
 
+/// The `- next:` line of a failure or a reclaim.
+fn next_step(again: bool) -> String {
+    if again {
+        "back to pending"
+    } else {
+        "failed for good"
+    }
+    .to_string()
+}
+
 fn section(title: &str, items: &[(&str, String)], text: &str) -> String {
     let mut s = format!("\n## {title}\n\n");
     for (k, v) in items {
@@ -193,7 +203,7 @@ impl LockedRepo<'_> {
 
     /// Writes `file` in place, then renames it to `to` without overwriting. Between the two
     /// steps the file is whole and in its old folder.
-    fn write_and_move(&self, file: &TaskFile, to: &Path) -> Result<()> {
+    pub(crate) fn write_and_move(&self, file: &TaskFile, to: &Path) -> Result<()> {
         let from = file.task.path.clone();
         if file.task.state == State::Active {
             self.note_gone(&file.task.id);
@@ -268,7 +278,7 @@ impl LockedRepo<'_> {
                 ));
                 continue;
             }
-            let agent = e.agent.clone().or(f.task.meta.claimed_by.clone());
+            let agent = f.task.claimant();
             f.set("status", FieldValue::Str("active".into()))?;
             if let Some(a) = &agent {
                 f.set("claimed_by", FieldValue::Str(a.clone()))?;
@@ -466,7 +476,7 @@ impl LockedRepo<'_> {
             }
             Some(e) => {
                 let f = self.read(&e)?;
-                let owner = e.agent.clone().or(f.task.meta.claimed_by.clone());
+                let owner = f.task.claimant();
                 let epoch = f.task.meta.epoch;
                 match (&who.token, &who.agent) {
                     (Some(t), _) if t.epoch != epoch => format!(
@@ -591,12 +601,7 @@ impl LockedRepo<'_> {
             Ok(f) => f,
             Err(lost) => return Ok(Err(lost)),
         };
-        let agent = f
-            .task
-            .agent
-            .clone()
-            .or(f.task.meta.claimed_by.clone())
-            .unwrap_or_default();
+        let agent = f.task.claimant().unwrap_or_default();
         f.doc.append_body(&section(
             "Result",
             &[
@@ -631,12 +636,7 @@ impl LockedRepo<'_> {
             Ok(f) => f,
             Err(lost) => return Ok(Err(lost)),
         };
-        let agent = f
-            .task
-            .agent
-            .clone()
-            .or(f.task.meta.claimed_by.clone())
-            .unwrap_or_default();
+        let agent = f.task.claimant().unwrap_or_default();
         let max = f.task.max_attempts(self.config().queue.max_attempts);
         let attempt = f.task.meta.attempt;
         let again = retry && attempt < max;
@@ -646,14 +646,7 @@ impl LockedRepo<'_> {
                 ("agent", agent),
                 ("failed", format_ts(now)),
                 ("attempt", format!("{attempt} of {max}")),
-                (
-                    "next",
-                    if again {
-                        "back to pending".into()
-                    } else {
-                        "failed for good".into()
-                    },
-                ),
+                ("next", next_step(again)),
             ],
             error,
         ));
@@ -685,12 +678,7 @@ impl LockedRepo<'_> {
             Ok(f) => f,
             Err(lost) => return Ok(Err(lost)),
         };
-        let agent = f
-            .task
-            .agent
-            .clone()
-            .or(f.task.meta.claimed_by.clone())
-            .unwrap_or_default();
+        let agent = f.task.claimant().unwrap_or_default();
         f.doc.append_body(&section(
             "Released",
             &[("agent", agent), ("at", format_ts(now))],
@@ -759,7 +747,7 @@ impl LockedRepo<'_> {
                 path: t.path.clone(),
             };
             let Ok(mut f) = self.read(&e) else { continue };
-            let agent = e.agent.clone().or(f.task.meta.claimed_by.clone());
+            let agent = f.task.claimant();
             let max = f.task.max_attempts(self.config().queue.max_attempts);
             let attempt = f.task.meta.attempt;
             let exhausted = attempt >= max;
@@ -792,14 +780,7 @@ impl LockedRepo<'_> {
                     ("agent", agent.unwrap_or_default()),
                     ("at", format_ts(now)),
                     ("attempt", format!("{attempt} of {max}")),
-                    (
-                        "next",
-                        if exhausted {
-                            "failed for good".into()
-                        } else {
-                            "back to pending".into()
-                        },
-                    ),
+                    ("next", next_step(!exhausted)),
                 ],
                 &reason,
             ));

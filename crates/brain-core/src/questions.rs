@@ -230,8 +230,11 @@ pub fn request_approval(
     ask(repo, &text, None, Some(id), Kind::Approval, now).map(Some)
 }
 
-/// `brain approve`: opens the gate of a pending task.
-pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
+/// The pending task `id`, or an error saying where it is instead.
+fn pending_task(
+    repo: &LockedRepo<'_>,
+    id: &str,
+) -> Result<(crate::repo::Entry, crate::task::TaskFile)> {
     let entry = repo.find(id)?;
     if entry.state != State::Pending {
         return Err(Error::Invalid(format!(
@@ -239,7 +242,13 @@ pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
             entry.state
         )));
     }
-    let mut f = repo.read(&entry)?;
+    let f = repo.read(&entry)?;
+    Ok((entry, f))
+}
+
+/// `brain approve`: opens the gate of a pending task.
+pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
+    let (entry, mut f) = pending_task(repo, id)?;
     if f.task.meta.approval != Some(Approval::Approved) {
         f.set(
             "approval",
@@ -268,14 +277,7 @@ pub fn deny(
     if reason.trim().is_empty() {
         return Err(Error::Invalid("give a reason with --reason".into()));
     }
-    let entry = repo.find(id)?;
-    if entry.state != State::Pending {
-        return Err(Error::Invalid(format!(
-            "task {id} is not pending (it is in tasks/{}/)",
-            entry.state
-        )));
-    }
-    let mut f = repo.read(&entry)?;
+    let (_, mut f) = pending_task(repo, id)?;
     f.doc.append_body(&format!(
         "\n## Failure\n\n- denied: {}\n\n{}\n",
         format_ts(now),
@@ -288,10 +290,7 @@ pub fn deny(
     f.set("status", FieldValue::Str("failed".into()))?;
     f.set_time("failed_at", now)?;
     let to = repo.task_path(State::Failed, id, None);
-    fsutil::write_atomic(&entry.path, f.doc.text().as_bytes())?;
-    fsutil::rename_noreplace(&entry.path, &to).at("moving", &entry.path)?;
-    fsutil::sync_parent(&to)?;
-    fsutil::sync_parent(&entry.path)?;
+    repo.write_and_move(&f, &to)?;
     if let Some(q) = open_request(repo, id)? {
         answer(repo, &q.id, &format!("denied: {}", reason.trim()), now)?;
     }

@@ -70,7 +70,7 @@ pub fn status(repo: &Repo, now: Timestamp) -> Result<(Status, Vec<crate::Error>)
             claims.push(Claim {
                 id: t.id.clone(),
                 title: t.title.clone(),
-                agent: t.agent.clone().or_else(|| t.meta.claimed_by.clone()),
+                agent: t.claimant(),
                 claimed_at: t.meta.claimed_at.map(format_ts),
                 heartbeat_at: t.meta.heartbeat_at.map(format_ts),
                 age_secs: secs(t.meta.claimed_at),

@@ -421,6 +421,11 @@ pub struct Task {
 }
 
 impl Task {
+    /// The agent holding the claim: the one in an active file's name, else `claimed_by`.
+    pub fn claimant(&self) -> Option<String> {
+        self.agent.clone().or_else(|| self.meta.claimed_by.clone())
+    }
+
     /// The effective attempt limit: the task's own, else `default`.
     pub fn max_attempts(&self, default: u32) -> u32 {
         self.meta.max_attempts.unwrap_or(default)
