@@ -19,9 +19,13 @@ fn worker(root: &Path, agent: &str) -> usize {
     let mut claims = 0;
     loop {
         let now = Timestamp::now();
+        // As `brain claim` does: the queue is listed before the lock is taken.
+        let queue = repo.queue(Some(agent), &mut Vec::new()).expect("queue");
         let locked = repo.lock().expect("lock");
         locked.recover(now).expect("recover");
-        let claimed = locked.claim(agent, &[], None, now).expect("claim");
+        let claimed = locked
+            .claim_from(Some(queue), agent, &[], None, now)
+            .expect("claim");
         brain_core::active::update(&locked).expect("active-agent.md");
         locked.finish().expect("sync");
         let Ok(c) = claimed else { return claims };

@@ -311,6 +311,22 @@ impl LockedRepo<'_> {
         only: Option<&str>,
         now: Timestamp,
     ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
+        self.claim_from(None, agent, extra_caps, only, now)
+    }
+
+    /// [`LockedRepo::claim`] with the pending queue built beforehand, without the lock (see
+    /// [`crate::repo::Repo::queue`]): listing `pending/` is the longest part of a claim, and
+    /// doing it before taking the lock lets other claimers work meanwhile. The claim is then
+    /// ordered as of the listing; each candidate is still read again and checked under the
+    /// lock, and the no-overwrite rename still decides.
+    pub fn claim_from(
+        &self,
+        queue: Option<crate::repo::Queue>,
+        agent: &str,
+        extra_caps: &[String],
+        only: Option<&str>,
+        now: Timestamp,
+    ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
         names::validate_agent(agent)?;
         let mut caps = self
             .config()
@@ -322,7 +338,7 @@ impl LockedRepo<'_> {
         let answers = crate::questions::approvals(self)?;
         // One stat per dependency, not a listing of everything ever completed.
         let is_completed = |id: &str| self.task_path(State::Completed, id, None).is_file();
-        let mut queue;
+        let mut queue = queue;
         let candidates: Box<dyn Iterator<Item = Task>> = match only {
             Some(id) => {
                 let found = self.locate(id)?;
@@ -339,8 +355,10 @@ impl LockedRepo<'_> {
             }
             None => {
                 // Unreadable files are `brain doctor`'s business; the claim serves the rest.
-                queue = self.queue(Some(agent), &mut Vec::new())?;
-                Box::new(queue.tasks())
+                if queue.is_none() {
+                    queue = Some(self.queue(Some(agent), &mut Vec::new())?);
+                }
+                Box::new(queue.as_mut().into_iter().flat_map(|q| q.tasks()))
             }
         };
         let mut why = None;
@@ -419,12 +437,15 @@ impl LockedRepo<'_> {
         let mut f = self.read(&entry)?;
         let epoch = f.task.meta.epoch + 1;
         let attempt = f.task.meta.attempt + 1;
-        f.set("status", FieldValue::Str("active".into()))?;
-        f.set("claimed_by", FieldValue::Str(agent.into()))?;
-        f.set_time("claimed_at", now)?;
-        f.set_time("heartbeat_at", now)?;
-        f.set("epoch", FieldValue::Int(epoch))?;
-        f.set("attempt", FieldValue::Int(u64::from(attempt)))?;
+        let stamp = FieldValue::Str(format_ts(now));
+        f.set_all(&[
+            ("status", FieldValue::Str("active".into())),
+            ("claimed_by", FieldValue::Str(agent.into())),
+            ("claimed_at", stamp.clone()),
+            ("heartbeat_at", stamp),
+            ("epoch", FieldValue::Int(epoch)),
+            ("attempt", FieldValue::Int(u64::from(attempt))),
+        ])?;
         if approved_by_answer {
             f.set(
                 "approval",

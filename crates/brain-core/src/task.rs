@@ -477,6 +477,16 @@ impl TaskFile {
         self.reread(before)
     }
 
+    /// Sets several fields, re-reading the typed view once at the end. All or nothing: if the
+    /// result would not parse, the file keeps its old text.
+    pub fn set_all(&mut self, fields: &[(&str, FieldValue)]) -> Result<()> {
+        let before = self.doc.clone();
+        for (key, value) in fields {
+            self.doc.set(key, value);
+        }
+        self.reread(before)
+    }
+
     /// Sets a time field.
     pub fn set_time(&mut self, key: &str, ts: Timestamp) -> Result<()> {
         self.set(key, FieldValue::Str(format_ts(ts)))

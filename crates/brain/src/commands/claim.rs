@@ -28,6 +28,12 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
+    brain_core::names::validate_agent(&args.agent)?;
+    // The longest part of a claim, done before taking the lock (see LockedRepo::claim_from).
+    let queue = match args.id {
+        None => Some(repo.queue(Some(&args.agent), &mut Vec::new())?),
+        Some(_) => None,
+    };
     let outcome = super::locked(&repo, now, |locked| {
         for id in brain_core::questions::apply_hand_denials(locked, now)? {
             eprintln!("brain: {id} was denied in prompts/answered.md; moved to tasks/failed/");
@@ -35,7 +41,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         for r in locked.reclaim(now, false)? {
             eprintln!("brain: reclaimed {} to tasks/{}/: {}", r.id, r.to, r.reason);
         }
-        Ok(locked.claim(&args.agent, &args.capabilities, args.id.as_deref(), now)?)
+        Ok(locked.claim_from(
+            queue,
+            &args.agent,
+            &args.capabilities,
+            args.id.as_deref(),
+            now,
+        )?)
     })?;
     match outcome {
         Ok(c) => {
