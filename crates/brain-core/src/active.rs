@@ -40,8 +40,12 @@ pub fn update(repo: &LockedRepo<'_>) -> Result<()> {
     let text = render(repo)?;
     let path = repo.root().join(ACTIVE_AGENT);
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("creating", dir, e))?;
+        }
         // Derived from tasks/active/ and rewritten by every transition: atomic, not fsynced.
         fsutil::write_atomic_nosync(&path, text.as_bytes())?;
+        repo.touch(&path);
     }
     Ok(())
 }

@@ -21,6 +21,38 @@ pub struct Config {
     pub queue: QueueConfig,
     #[serde(default)]
     pub agents: BTreeMap<String, AgentConfig>,
+    #[serde(default)]
+    pub git: GitConfig,
+}
+
+/// `[git]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    /// Commit every transition (when the brain repo is in a git work tree).
+    #[serde(default = "yes")]
+    pub commit: bool,
+    /// A task's heartbeats are committed at most once per this long (`"10m"`); the ones in
+    /// between are written to the file only and go into the task's next commit.
+    #[serde(default = "default_heartbeat_every", deserialize_with = "duration")]
+    pub heartbeat_every: u64,
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        GitConfig {
+            commit: true,
+            heartbeat_every: default_heartbeat_every(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_heartbeat_every() -> u64 {
+    600
 }
 
 /// `[queue]`.
@@ -135,6 +167,12 @@ prompt = "agents/overnight.md"
 
 # [agents.claude-desktop]
 # capabilities = ["file_access"]
+
+[git]
+# Commit every transition (claim, done, ...) with exactly the files it touched.
+commit = true
+# Commit a task's heartbeats at most this often; the others go into its next commit.
+heartbeat_every = "10m"
 "#;
 
 #[cfg(test)]

@@ -104,7 +104,10 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 fs::create_dir_all(parent).at("creating", parent)?;
             }
             match fsutil::create_atomic(&path, content.as_bytes()) {
-                Ok(()) => true,
+                Ok(()) => {
+                    repo.touch(&path);
+                    true
+                }
                 Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
                     true
                 }
@@ -239,7 +242,7 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             {
                 let fixed = fix && {
                     if changed {
-                        fsutil::write_atomic(&path, file.doc.text().as_bytes())?;
+                        repo.replace_file(&path, file.doc.text().as_bytes())?;
                         changed = false;
                     }
                     crate::questions::request_approval(repo, &id, &file.task.title, now)?.is_some()
@@ -252,7 +255,7 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 );
             }
             if changed {
-                fsutil::write_atomic(&path, file.doc.text().as_bytes())?;
+                repo.replace_file(&path, file.doc.text().as_bytes())?;
             }
         }
     }
@@ -268,6 +271,10 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             format!("task `{id}` has {} files: {list}; keep the right one and move the others out of tasks/", paths.len()),
             false,
         );
+    }
+    let fixed = report.findings.iter().filter(|f| f.fixed).count();
+    if fixed > 0 {
+        repo.commit_point(&format!("doctor: repair {fixed} problem(s)"))?;
     }
     Ok(report)
 }

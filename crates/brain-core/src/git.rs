@@ -16,6 +16,10 @@ pub struct Git {
     root: PathBuf,
     /// Where brain keeps its private index.
     scratch: PathBuf,
+    /// Whether the user has a git identity (asked once).
+    has_identity: std::sync::OnceLock<bool>,
+    /// Keep the private index between commits (only while the queue lock serializes them).
+    persistent: bool,
 }
 
 fn git_cmd(cwd: &Path) -> Command {
@@ -68,7 +72,17 @@ impl Git {
         (out.status.success() && stdout(&out) == "true").then(|| Git {
             root: root.to_path_buf(),
             scratch: scratch.to_path_buf(),
+            has_identity: std::sync::OnceLock::new(),
+            persistent: false,
         })
+    }
+
+    /// Keeps the private index in the scratch folder between commits, so that a commit does not
+    /// read the whole tree of HEAD again; it is re-read only when HEAD moved (a commit that was
+    /// not brain's). Only for commits serialized by the queue lock.
+    pub fn with_persistent_index(mut self) -> Git {
+        self.persistent = true;
+        self
     }
 
     /// Runs `git init` in `root` and returns the new work tree.
@@ -79,6 +93,8 @@ impl Git {
         Ok(Git {
             root: root.to_path_buf(),
             scratch: scratch.to_path_buf(),
+            has_identity: std::sync::OnceLock::new(),
+            persistent: false,
         })
     }
 
@@ -93,13 +109,85 @@ impl Git {
         Ok(out.status.success().then(|| stdout(&out)))
     }
 
+    /// Refuses to go on where a commit of brain's would land somewhere unexpected: in the
+    /// middle of a merge, rebase, cherry-pick or revert, on a detached HEAD, or in a repository
+    /// with no commits yet. Checked before a transition changes anything.
+    pub fn check_ready(&self) -> Result<()> {
+        let mut c = self.cmd();
+        c.args([
+            "rev-parse",
+            "--absolute-git-dir",
+            "--symbolic-full-name",
+            "HEAD",
+        ]);
+        let out = c.output().at("running git in", &self.root)?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let git_dir = PathBuf::from(lines.next().unwrap_or_default());
+        let head_ref = lines.next().unwrap_or_default().to_string();
+        let refuse = |what: &str, fix: &str| Error::Git {
+            command: "status".into(),
+            message: format!(
+                "the repository at {} is {what}; brain commits every change to the queue and will not do so now. {fix}, then run the command again",
+                self.root.display()
+            ),
+        };
+        for (marker, what, fix) in [
+            (
+                "MERGE_HEAD",
+                "in the middle of a merge",
+                "Finish it (git commit) or abort it (git merge --abort)",
+            ),
+            (
+                "rebase-merge",
+                "in the middle of a rebase",
+                "Finish it (git rebase --continue) or abort it (git rebase --abort)",
+            ),
+            (
+                "rebase-apply",
+                "in the middle of a rebase or `git am`",
+                "Finish or abort it",
+            ),
+            (
+                "CHERRY_PICK_HEAD",
+                "in the middle of a cherry-pick",
+                "Finish it or abort it (git cherry-pick --abort)",
+            ),
+            (
+                "REVERT_HEAD",
+                "in the middle of a revert",
+                "Finish it or abort it (git revert --abort)",
+            ),
+        ] {
+            if git_dir.join(marker).exists() {
+                return Err(refuse(what, fix));
+            }
+        }
+        // An unborn branch also reads as `HEAD` here, so "no commit yet" is checked first.
+        if !out.status.success() || self.rev("HEAD")?.is_none() {
+            return Err(refuse(
+                "without any commit yet",
+                "Make a first commit (git commit --allow-empty -m init)",
+            ));
+        }
+        if head_ref == "HEAD" {
+            return Err(refuse(
+                "on a detached HEAD",
+                "Check out a branch (git switch <branch>)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Sets a fallback identity where the user has none, so brain works without one.
     fn identity(&self, c: &mut Command) {
-        let mut probe = self.cmd();
-        probe
-            .args(["var", "GIT_COMMITTER_IDENT"])
-            .stderr(Stdio::null());
-        let has_ident = probe.output().is_ok_and(|o| o.status.success());
+        let has_ident = *self.has_identity.get_or_init(|| {
+            let mut probe = self.cmd();
+            probe
+                .args(["var", "GIT_COMMITTER_IDENT"])
+                .stderr(Stdio::null());
+            probe.output().is_ok_and(|o| o.status.success())
+        });
         if !has_ident {
             for (k, v) in [
                 ("GIT_AUTHOR_NAME", "brain"),
@@ -121,19 +209,45 @@ impl Git {
         message: &str,
     ) -> Result<Option<String>> {
         std::fs::create_dir_all(&self.scratch).at("creating", &self.scratch)?;
-        let index = self.scratch.join(format!("index.{}", std::process::id()));
-        let _cleanup = RemoveOnDrop(index.clone());
+        let index = if self.persistent {
+            // The queue lock is held, so a lock file left here was left by a killed process.
+            let _ = std::fs::remove_file(self.scratch.join("index.lock"));
+            self.scratch.join("index")
+        } else {
+            self.scratch.join(format!("index.{}", std::process::id()))
+        };
+        let base_file = self.scratch.join("index.base");
+        let _cleanup = (!self.persistent).then(|| RemoveOnDrop(index.clone()));
+        // Until this commit is through, the index is not known to match any commit.
+        let base = if self.persistent {
+            let b = std::fs::read_to_string(&base_file).unwrap_or_default();
+            let _ = std::fs::remove_file(&base_file);
+            b
+        } else {
+            String::new()
+        };
         let with_index = |args: &[&OsStr]| {
             let mut c = self.cmd();
             c.env("GIT_INDEX_FILE", &index).args(args);
             c
         };
         let head = self.rev("HEAD")?;
-        let read_tree = match &head {
-            Some(h) => with_index(&["read-tree".as_ref(), h.as_ref()]),
-            None => with_index(&["read-tree".as_ref(), "--empty".as_ref()]),
+        // `index.base` holds "<commit> <tree>" of the commit the persistent index matches.
+        let mut base_parts = base.split_whitespace();
+        let (base_commit, base_tree) = (base_parts.next(), base_parts.next().map(str::to_string));
+        let head_tree = if head.is_some() && base_commit == head.as_deref() && index.exists() {
+            base_tree
+        } else {
+            let read_tree = match &head {
+                Some(h) => with_index(&["read-tree".as_ref(), h.as_ref()]),
+                None => with_index(&["read-tree".as_ref(), "--empty".as_ref()]),
+            };
+            run(read_tree, "read-tree")?;
+            match &head {
+                Some(h) => self.rev(&format!("{h}^{{tree}}"))?,
+                None => None,
+            }
         };
-        run(read_tree, "read-tree")?;
         let mut add = with_index(&[
             "update-index".as_ref(),
             "--add".as_ref(),
@@ -143,9 +257,15 @@ impl Git {
         add.args(paths);
         run(add, "update-index")?;
         let tree = stdout(&run(with_index(&["write-tree".as_ref()]), "write-tree")?);
+        let remember = |commit: &str| {
+            if self.persistent {
+                let _ = std::fs::write(&base_file, format!("{commit} {tree}"));
+            }
+        };
         if let Some(h) = &head
-            && self.rev(&format!("{h}^{{tree}}"))?.as_deref() == Some(tree.as_str())
+            && head_tree.as_deref() == Some(tree.as_str())
         {
+            remember(h);
             return Ok(None);
         }
         let mut commit = self.cmd();
@@ -163,12 +283,15 @@ impl Git {
                 .unwrap_or("0000000000000000000000000000000000000000"),
         );
         run(update, "update-ref")?;
+        remember(&new);
         // Bring the user's index in line for brain's paths only, so `git status` stays clean
         // for them and shows the user's own work exactly as before.
         let mut sync = self.cmd();
         sync.args(["update-index", "--add", "--remove", "--"])
             .args(paths);
-        run(sync, "update-index")?;
+        // Best effort: the commit is made; if the user's index is busy (their own git command
+        // holds index.lock), `git status` shows brain's paths as changed until the next commit.
+        let _ = sync.stderr(Stdio::null()).status();
         Ok(Some(new))
     }
 }

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::fsutil;
+
 use crate::names;
 use crate::repo::LockedRepo;
 use crate::templates;
@@ -259,7 +259,8 @@ pub fn write(repo: &LockedRepo<'_>, new: &NewHandoff, now: Timestamp) -> Result<
             format!("{base}\n\n{section}")
         }
     };
-    fsutil::write_atomic(&path, out.as_bytes())?;
+    repo.replace_file(&path, out.as_bytes())?;
+    repo.commit_point(&format!("handoff to {}", h.agent))?;
     Ok(h)
 }
 

@@ -208,6 +208,7 @@ impl LockedRepo<'_> {
         if file.task.state == State::Active {
             self.note_gone(&file.task.id);
         }
+        self.touch(to);
         // The new text replaces the old in place (the file fsynced); the folders are fsynced
         // below, after the move, once for both renames.
         self.replace_file(&from, file.doc.text().as_bytes())?;
@@ -298,6 +299,9 @@ impl LockedRepo<'_> {
                 agent.as_deref().unwrap_or("an unnamed agent"),
                 f.task.meta.epoch
             ));
+        }
+        if !notes.is_empty() {
+            self.commit_point(&format!("recover: {}", notes.join("; ")))?;
         }
         Ok(notes)
     }
@@ -428,6 +432,7 @@ impl LockedRepo<'_> {
             Err(e) => return Err(Error::io("claiming", &from, e)),
         }
         self.defer_sync(&from);
+        self.touch(&from);
         let entry = Entry {
             id: t.id.clone(),
             state: State::Active,
@@ -454,6 +459,7 @@ impl LockedRepo<'_> {
         }
         self.replace_file(&to, f.doc.text().as_bytes())?;
         self.note_active(&f.task);
+        self.commit_point(&format!("claim {} by {agent} (epoch {epoch})", t.id))?;
         Ok(Some(Claimed {
             token: Token {
                 id: t.id.clone(),
@@ -560,7 +566,13 @@ impl LockedRepo<'_> {
             };
             let path = dir.join(format!("{id}@{epoch}.{agent}.{kind}{suffix}.md"));
             match fsutil::create_atomic(&path, body.as_bytes()) {
-                Ok(()) => return Ok(path),
+                Ok(()) => {
+                    self.touch(&path);
+                    self.commit_point(&format!(
+                        "keep the late {kind} of {id} from {agent} (claim lost)"
+                    ))?;
+                    return Ok(path);
+                }
                 Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
@@ -602,9 +614,26 @@ impl LockedRepo<'_> {
                 Ok(f) => f,
                 Err(lost) => return Ok(Err(lost)),
             };
+            // Commits are rate-limited: one per `heartbeat_every` window per task; the ones in
+            // between are written to the file and go into the task's next commit.
+            let every = self.config().git.heartbeat_every.max(1) as i64;
+            let window = |t: Timestamp| t.as_second().div_euclid(every);
+            let commit = f
+                .task
+                .meta
+                .heartbeat_at
+                .is_none_or(|last| window(last) != window(now));
             f.set_time("heartbeat_at", now)?;
-            self.replace_file(&f.task.path, f.doc.text().as_bytes())?;
+            if commit {
+                self.replace_file(&f.task.path, f.doc.text().as_bytes())?;
+            } else {
+                self.replace_untracked(&f.task.path, f.doc.text().as_bytes())?;
+            }
             self.note_active(&f.task);
+            if commit {
+                let agent = f.task.claimant().unwrap_or_default();
+                self.commit_point(&format!("heartbeat {id} by {agent}"))?;
+            }
             done.push(id);
         }
         Ok(Ok(done))
@@ -626,7 +655,7 @@ impl LockedRepo<'_> {
         f.doc.append_body(&section(
             "Result",
             &[
-                ("agent", agent),
+                ("agent", agent.clone()),
                 ("finished", format_ts(now)),
                 ("attempt", f.task.meta.attempt.to_string()),
             ],
@@ -636,6 +665,10 @@ impl LockedRepo<'_> {
         f.set_time("completed_at", now)?;
         let to = self.task_path(State::Completed, id, None);
         self.write_and_move(&f, &to)?;
+        self.commit_point(&format!(
+            "done {id} by {agent} (attempt {})",
+            f.task.meta.attempt
+        ))?;
         Ok(Ok(Moved {
             id: id.to_string(),
             state: State::Completed,
@@ -664,7 +697,7 @@ impl LockedRepo<'_> {
         f.doc.append_body(&section(
             "Failure",
             &[
-                ("agent", agent),
+                ("agent", agent.clone()),
                 ("failed", format_ts(now)),
                 ("attempt", format!("{attempt} of {max}")),
                 ("next", next_step(again)),
@@ -680,6 +713,10 @@ impl LockedRepo<'_> {
             self.write_and_move(&f, &to)?;
             to
         };
+        self.commit_point(&format!(
+            "fail {id} by {agent} (attempt {attempt} of {max}): {}",
+            next_step(again)
+        ))?;
         Ok(Ok(Moved {
             id: id.to_string(),
             state: if again { State::Pending } else { State::Failed },
@@ -702,7 +739,7 @@ impl LockedRepo<'_> {
         let agent = f.task.claimant().unwrap_or_default();
         f.doc.append_body(&section(
             "Released",
-            &[("agent", agent), ("at", format_ts(now))],
+            &[("agent", agent.clone()), ("at", format_ts(now))],
             "",
         ));
         f.set(
@@ -710,6 +747,7 @@ impl LockedRepo<'_> {
             FieldValue::Int(u64::from(f.task.meta.attempt.saturating_sub(1))),
         )?;
         let to = self.return_to_pending(&mut f)?;
+        self.commit_point(&format!("release {id} by {agent}"))?;
         Ok(Ok(Moved {
             id: id.to_string(),
             state: State::Pending,
@@ -812,6 +850,11 @@ impl LockedRepo<'_> {
             } else {
                 self.return_to_pending(&mut f)?;
             }
+            self.commit_point(&format!(
+                "reclaim {}: {} ({reason})",
+                e.id,
+                next_step(!exhausted)
+            ))?;
         }
         Ok(out)
     }

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use crate::error::{Error, IoContext, Result};
 use crate::frontmatter::FieldValue;
-use crate::fsutil;
+
 use crate::names;
 use crate::prompts::{self, Kind, QState, Question};
 use crate::repo::LockedRepo;
@@ -36,7 +36,7 @@ fn write(repo: &LockedRepo<'_>, rel: &str, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).at("creating", dir)?;
     }
-    fsutil::write_atomic(&path, text.as_bytes())
+    repo.replace_file(&path, text.as_bytes())
 }
 
 /// Every question in both files.
@@ -126,6 +126,21 @@ pub fn ask(
     kind: Kind,
     now: Timestamp,
 ) -> Result<String> {
+    let id = add_entry(repo, text, from, task, kind, now)?;
+    let first = text.trim().lines().next().unwrap_or_default();
+    repo.commit_point(&format!("ask {id}: {first}"))?;
+    Ok(id)
+}
+
+/// [`ask`] without the commit (for an approval request that is part of another transition).
+fn add_entry(
+    repo: &LockedRepo<'_>,
+    text: &str,
+    from: Option<&str>,
+    task: Option<&str>,
+    kind: Kind,
+    now: Timestamp,
+) -> Result<String> {
     if text.trim().is_empty() {
         return Err(Error::Invalid("the question is empty".into()));
     }
@@ -169,6 +184,18 @@ fn cut_entry<'a>(text: &'a str, id: &str) -> Option<(&'a str, &'a str, &'a str)>
 /// Answers question `qid`: its entry moves from `pending.md` to `answered.md` with the answer
 /// under it. Returns the question as answered.
 pub fn answer(repo: &LockedRepo<'_>, qid: &str, answer: &str, now: Timestamp) -> Result<Question> {
+    let q = move_to_answered(repo, qid, answer, now)?;
+    repo.commit_point(&format!("answer {qid}"))?;
+    Ok(q)
+}
+
+/// [`answer`] without the commit.
+fn move_to_answered(
+    repo: &LockedRepo<'_>,
+    qid: &str,
+    answer: &str,
+    now: Timestamp,
+) -> Result<Question> {
     if answer.trim().is_empty() {
         return Err(Error::Invalid("the answer is empty".into()));
     }
@@ -227,7 +254,7 @@ pub fn request_approval(
     let text = format!(
         "May an agent work on {id} ({title})? Answer yes or no, or run `brain approve {id}` / `brain deny {id} --reason …`."
     );
-    ask(repo, &text, None, Some(id), Kind::Approval, now).map(Some)
+    add_entry(repo, &text, None, Some(id), Kind::Approval, now).map(Some)
 }
 
 /// The pending task `id`, or an error saying where it is instead.
@@ -254,17 +281,17 @@ pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
             "approval",
             FieldValue::Str(Approval::Approved.as_str().into()),
         )?;
-        fsutil::write_atomic(&entry.path, f.doc.text().as_bytes())?;
+        repo.replace_file(&entry.path, f.doc.text().as_bytes())?;
     }
     if let Some(q) = open_request(repo, id)? {
-        answer(
+        move_to_answered(
             repo,
             &q.id,
             &format!("approved (brain approve, {})", format_ts(now)),
             now,
         )?;
     }
-    Ok(())
+    repo.commit_point(&format!("approve {id}"))
 }
 
 /// `brain deny`: a gated task goes to `failed/` with the reason.
@@ -292,8 +319,12 @@ pub fn deny(
     let to = repo.task_path(State::Failed, id, None);
     repo.write_and_move(&f, &to)?;
     if let Some(q) = open_request(repo, id)? {
-        answer(repo, &q.id, &format!("denied: {}", reason.trim()), now)?;
+        move_to_answered(repo, &q.id, &format!("denied: {}", reason.trim()), now)?;
     }
+    repo.commit_point(&format!(
+        "deny {id}: {}",
+        reason.trim().lines().next().unwrap_or_default()
+    ))?;
     Ok(to)
 }
 

@@ -12,6 +12,7 @@ use crate::config::{CONFIG_FILE, Config};
 use crate::dirscan::Listing;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, FileLock};
+use crate::git::Git;
 use crate::names;
 use crate::task::{State, Task, TaskFile};
 
@@ -19,12 +20,16 @@ use crate::task::{State, Task, TaskFile};
 pub const TASKS_DIR: &str = "tasks";
 /// The folder brain keeps for itself on this machine (lock, scratch); ignored by git.
 pub const LOCAL_DIR: &str = ".brain";
+/// Paths changed but not committed yet, under [`LOCAL_DIR`].
+pub const UNCOMMITTED: &str = "uncommitted";
 
 /// An open brain repo.
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
     config: Config,
+    /// The git work tree holding the repo, when transitions are committed (found once).
+    git: std::sync::OnceLock<Option<Git>>,
 }
 
 /// A file under `tasks/` whose name names a task.
@@ -212,7 +217,11 @@ impl Repo {
             return Err(Error::NotARepo { start: root });
         }
         let config = Config::load(&root)?;
-        Ok(Repo { root, config })
+        Ok(Repo {
+            root,
+            config,
+            git: std::sync::OnceLock::new(),
+        })
     }
 
     /// The repo root.
@@ -223,6 +232,21 @@ impl Repo {
     /// The parsed `brain.toml`.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The git work tree transitions are committed to: none when `[git] commit = false`, when
+    /// the repo is not in a git work tree, or when git is not installed.
+    pub fn git(&self) -> Option<&Git> {
+        self.git
+            .get_or_init(|| {
+                self.config
+                    .git
+                    .commit
+                    .then(|| Git::detect(&self.root, &self.local_dir()))
+                    .flatten()
+                    .map(Git::with_persistent_index)
+            })
+            .as_ref()
     }
 
     /// `tasks/<state>/`.
@@ -546,10 +570,15 @@ impl Repo {
     pub fn lock(&self) -> Result<LockedRepo<'_>> {
         self.ensure_local_dir();
         let lock = FileLock::acquire(&self.local_dir().join("lock"))?;
+        // Before anything changes: a transition that cannot be committed is not made.
+        if let Some(git) = self.git() {
+            git.check_ready()?;
+        }
         Ok(LockedRepo {
             repo: self,
             lock: Some(lock),
             unsynced: std::cell::RefCell::new(Vec::new()),
+            touched: std::cell::RefCell::new(Vec::new()),
             active: std::cell::RefCell::new(None),
         })
     }
@@ -624,6 +653,8 @@ pub struct LockedRepo<'a> {
     lock: Option<FileLock>,
     /// Folders whose renames still need an fsync to be durable.
     unsynced: std::cell::RefCell<Vec<PathBuf>>,
+    /// Paths changed since the last commit (see [`LockedRepo::commit_point`]).
+    touched: std::cell::RefCell<Vec<PathBuf>>,
     /// The active claims, read once per locked section and kept exact by every transition
     /// (see [`LockedRepo::active_tasks`]).
     active: std::cell::RefCell<Option<Vec<Task>>>,
@@ -649,7 +680,54 @@ impl LockedRepo<'_> {
     /// after this returns: every transition is durable before it is acknowledged, and the lock
     /// only orders them.
     pub fn finish(mut self) -> Result<()> {
+        self.commit_point("brain: update the queue")?;
         self.sync_deferred()
+    }
+
+    /// Records that `path` changed, for the next commit. The path is also appended to
+    /// `.brain/uncommitted` first, so that a process killed before its commit leaves the list
+    /// behind and the next commit takes those changes in too.
+    pub fn touch(&self, path: &Path) {
+        if self.git().is_none() {
+            return;
+        }
+        let rel = path.strip_prefix(self.root()).unwrap_or(path).to_path_buf();
+        if self.touched.borrow().contains(&rel) {
+            return;
+        }
+        use std::io::Write;
+        let list = self.local_dir().join(UNCOMMITTED);
+        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(&list) {
+            let _ = writeln!(f, "{}", rel.display());
+        }
+        self.touched.borrow_mut().push(rel);
+    }
+
+    /// Ends a transition: brings `context/active-agent.md` up to date and commits exactly the
+    /// paths the transition touched (plus any a killed process left uncommitted), with
+    /// `message`. Does nothing to git when the repo is not committed to.
+    pub fn commit_point(&self, message: &str) -> Result<()> {
+        crate::active::update(self)?;
+        let Some(git) = self.git() else {
+            self.touched.borrow_mut().clear();
+            return Ok(());
+        };
+        let list = self.local_dir().join(UNCOMMITTED);
+        let mut paths: Vec<PathBuf> = std::mem::take(&mut *self.touched.borrow_mut());
+        if let Ok(text) = fs::read_to_string(&list) {
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                let p = PathBuf::from(line);
+                if !paths.contains(&p) {
+                    paths.push(p);
+                }
+            }
+        }
+        if paths.is_empty() {
+            return Ok(());
+        }
+        git.commit_paths(&paths, message)?;
+        let _ = fs::remove_file(&list);
+        Ok(())
     }
 
     fn sync_deferred(&mut self) -> Result<()> {
@@ -675,6 +753,14 @@ impl LockedRepo<'_> {
     /// Replaces `target` atomically (the new text fsynced before the rename); the folder's
     /// fsync is deferred to [`LockedRepo::finish`].
     pub fn replace_file(&self, target: &Path, data: &[u8]) -> Result<()> {
+        self.replace_untracked(target, data)?;
+        self.touch(target);
+        Ok(())
+    }
+
+    /// [`LockedRepo::replace_file`] without recording the change for the next commit (for
+    /// heartbeats between their rate-limited commits).
+    pub fn replace_untracked(&self, target: &Path, data: &[u8]) -> Result<()> {
         let tmp = fsutil::write_tmp(target, data)?;
         if let Err(e) = fs::rename(&tmp, target) {
             let _ = fs::remove_file(&tmp);
@@ -758,7 +844,10 @@ impl LockedRepo<'_> {
             let id = self.next_id(now)?;
             let path = self.task_path(State::Pending, &id, None);
             match fsutil::create_atomic(&path, render(&id).as_bytes()) {
-                Ok(()) => return Ok((id, path)),
+                Ok(()) => {
+                    self.touch(&path);
+                    return Ok((id, path));
+                }
                 // Someone outside brain wrote this name meanwhile: take the next one.
                 Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),

@@ -120,7 +120,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let mut now: Timestamp = "2026-01-31T00:00:00Z".parse().unwrap();
         brain_core::init::init(dir.path(), false, now).unwrap();
-        std::fs::write(dir.path().join("brain.toml"), format!("[queue]\nstale_after = \"2h\"\nmax_attempts = {MAX_ATTEMPTS}\n")).unwrap();
+        std::fs::write(dir.path().join("brain.toml"), format!("[queue]\nstale_after = \"2h\"\nmax_attempts = {MAX_ATTEMPTS}\n\n[git]\ncommit = false\n")).unwrap();
         let repo = Repo::open(dir.path()).unwrap();
         let mut model: HashMap<String, M> = HashMap::new();
         let mut max_epoch: HashMap<String, u64> = HashMap::new();

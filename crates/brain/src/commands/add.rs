@@ -115,6 +115,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
         }
+        locked.commit_point(&format!("add {id}: {}", task.title.trim()))?;
         Ok((id, path))
     })?;
     if args.json {

@@ -32,9 +32,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let report: Report = doctor::doctor(&locked, args.fix, now)?;
     if args.fix {
         locked.forget_active();
-        brain_core::active::update(&locked)?;
     }
-    drop(locked);
+    locked.finish()?;
     if args.json {
         output::json(&report)?;
     } else {

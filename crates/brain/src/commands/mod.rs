@@ -111,8 +111,8 @@ pub fn locked<T>(
         eprintln!("brain: {note}");
     }
     let out = f(&locked)?;
-    brain_core::active::update(&locked)?;
-    // Releases the lock, then makes the renames durable before anything is reported.
+    // Commits what is left, releases the lock, then makes the renames durable before anything
+    // is reported.
     locked.finish()?;
     Ok(out)
 }

@@ -116,7 +116,7 @@ fn bad_input_is_refused_and_writes_nothing() {
 /// Many processes adding at once never share an id (full size: scripts/stress-add.sh).
 #[test]
 fn concurrent_adds_get_distinct_ids() {
-    let r = Repo::new();
+    let r = Repo::without_commits();
     let (procs, each) = (8, 40);
     let children: Vec<_> = (0..procs)
         .map(|p| {

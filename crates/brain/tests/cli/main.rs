@@ -4,6 +4,7 @@ mod add;
 mod discovery;
 mod doctor;
 mod gates;
+mod git;
 mod init;
 mod lifecycle;
 mod list;

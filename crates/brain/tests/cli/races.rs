@@ -28,7 +28,7 @@ fn size(var: &str, default: usize) -> usize {
 
 #[test]
 fn sixteen_claimers_take_every_task_exactly_once() {
-    let r = Repo::new();
+    let r = Repo::without_commits();
     let n = size("BRAIN_RACE_TASKS", 240);
     let started = std::time::Instant::now();
     for i in 0..n {
@@ -123,7 +123,7 @@ fn check_invariants(r: &Repo, ids: &[String], after: &str) {
 /// healthy.
 #[test]
 fn kill_9_at_random_instants_loses_nothing() {
-    let r = Repo::new();
+    let r = Repo::without_commits();
     let kills = size("BRAIN_CRASH_KILLS", 60);
     let mut rng = Rng(size("BRAIN_CRASH_SEED", 0x9e37_79b9) as u64 | 1);
     let ids: Vec<String> = (0..(kills / 4).max(12))

@@ -113,6 +113,37 @@ impl Repo {
         r
     }
 
+    /// A new brain repo whose transitions are not committed (`[git] commit = false`), for tests
+    /// of the queue itself under load.
+    pub fn without_commits() -> Repo {
+        let r = Repo::new();
+        let config = r
+            .read("brain.toml")
+            .replace("commit = true", "commit = false");
+        r.write("brain.toml", &config);
+        r
+    }
+
+    /// The subjects of the commits on HEAD, newest first.
+    pub fn log(&self) -> Vec<String> {
+        self.git(&["log", "--format=%s"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The paths the commit at HEAD touched.
+    pub fn last_commit_paths(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .git(&["show", "--name-only", "--format=", "--no-renames", "HEAD"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn cmd(&self) -> Command {
         brain_cmd(&self.root, &self.home)
     }
@@ -172,8 +203,10 @@ impl Repo {
 
     /// Files under `tasks/<state>/` that are tasks (not `.gitkeep`).
     pub fn tasks_in(&self, state: &str) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(self.path(&format!("tasks/{state}")))
-            .unwrap()
+        let Ok(dir) = fs::read_dir(self.path(&format!("tasks/{state}"))) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = dir
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .filter(|n| n.ends_with(".md"))
             .collect();
