@@ -190,25 +190,19 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 }
             };
             let mut changed = false;
-            let status = file.task.meta.status.as_deref().and_then(State::parse);
-            let interrupted = state == State::Active
-                && match status {
-                    Some(State::Completed) => file.task.meta.completed_at.is_some(),
-                    Some(State::Failed) => file.task.meta.failed_at.is_some(),
-                    Some(State::Pending) => file.task.meta.claimed_by.is_some(),
-                    _ => false,
-                };
-            if interrupted {
+            let interrupted = if state == State::Active {
+                crate::lifecycle::unfinished_move(&file.task)
+            } else {
+                None
+            };
+            if let Some(to) = interrupted {
                 report.add(
                     Check::Interrupted,
                     path.clone(),
-                    format!(
-                        "a transition to {} was interrupted; `--fix` completes it",
-                        status.map_or("?", |s| s.as_str())
-                    ),
+                    format!("a move to tasks/{to}/ was interrupted; `--fix` completes it"),
                     false,
                 );
-            } else if state == State::Active && file.task.meta.claimed_by.is_none() {
+            } else if crate::lifecycle::is_hand_claim(&file.task) {
                 // Moved in by hand: a valid claim, which the next transition fills in.
             } else if file.task.meta.status.as_deref() != Some(state.as_str()) {
                 let msg = format!(

@@ -129,6 +129,30 @@ pub struct Lost {
 /// The folder of results and errors that arrived for claims that were no longer current.
 pub const LATE_DIR: &str = "tasks/late";
 
+/// Where an active task was going when the process moving it was killed: its `status` names
+/// another folder and the transition had written what it writes first (`completed_at`,
+/// `failed_at`, or, on a return to pending, `claimed_by` still set).
+pub fn unfinished_move(t: &Task) -> Option<State> {
+    let m = &t.meta;
+    match m.status.as_deref().and_then(State::parse)? {
+        State::Completed if m.completed_at.is_some() => Some(State::Completed),
+        State::Failed if m.failed_at.is_some() => Some(State::Failed),
+        // Returns to pending keep `claimed_by` until the file is in pending/; a hand move from
+        // pending/ never has it.
+        State::Pending if m.claimed_by.is_some() => Some(State::Pending),
+        _ => None,
+    }
+}
+
+/// Whether an active task was moved in by hand and not taken in yet: brain's own claims always
+/// have `status: active` and `claimed_at`, and so does a hand claim once recovered (so an
+/// unnamed one is not taken in again by every later transition).
+pub fn is_hand_claim(t: &Task) -> bool {
+    t.state == State::Active
+        && unfinished_move(t).is_none()
+        && (t.meta.status.as_deref() != Some(State::Active.as_str()) || t.meta.claimed_at.is_none())
+}
+
 /// The claim-time gate: approved in the file, or approved by a person's answer.
 pub fn gate_open(t: &Task, approved_by_answer: bool) -> bool {
     match t.meta.approval {
@@ -245,18 +269,8 @@ impl LockedRepo<'_> {
     pub fn recover(&self, now: Timestamp) -> Result<Vec<String>> {
         let mut notes = Vec::new();
         for t in self.active_tasks()? {
-            let m = &t.meta;
-            let status = m.status.as_deref().and_then(State::parse);
-            let unfinished = match status {
-                Some(State::Completed) => m.completed_at.is_some(),
-                Some(State::Failed) => m.failed_at.is_some(),
-                // Returns to pending keep `claimed_by` until the file is in pending/; a hand
-                // move from pending/ never has it.
-                Some(State::Pending) => m.claimed_by.is_some(),
-                _ => false,
-            };
-            let hand = m.claimed_by.is_none() || status != Some(State::Active);
-            if !unfinished && !hand {
+            let unfinished = unfinished_move(&t);
+            if unfinished.is_none() && !is_hand_claim(&t) {
                 continue;
             }
             let e = Entry {
@@ -266,8 +280,7 @@ impl LockedRepo<'_> {
                 path: t.path.clone(),
             };
             let Ok(mut f) = self.read(&e) else { continue };
-            if unfinished {
-                let to_state = status.unwrap_or(State::Pending);
+            if let Some(to_state) = unfinished {
                 let to = self.task_path(to_state, &e.id, None);
                 self.write_and_move(&f, &to)?;
                 if to_state == State::Pending {
@@ -280,17 +293,21 @@ impl LockedRepo<'_> {
                 continue;
             }
             let agent = f.task.claimant();
-            f.set("status", FieldValue::Str("active".into()))?;
+            let stamp = FieldValue::Str(format_ts(now));
+            let mut fields = vec![
+                ("status", FieldValue::Str("active".into())),
+                ("epoch", FieldValue::Int(f.task.meta.epoch + 1)),
+                (
+                    "attempt",
+                    FieldValue::Int(u64::from(f.task.meta.attempt) + 1),
+                ),
+                ("claimed_at", stamp.clone()),
+                ("heartbeat_at", stamp),
+            ];
             if let Some(a) = &agent {
-                f.set("claimed_by", FieldValue::Str(a.clone()))?;
+                fields.push(("claimed_by", FieldValue::Str(a.clone())));
             }
-            f.set("epoch", FieldValue::Int(f.task.meta.epoch + 1))?;
-            f.set(
-                "attempt",
-                FieldValue::Int(u64::from(f.task.meta.attempt) + 1),
-            )?;
-            f.set_time("claimed_at", now)?;
-            f.set_time("heartbeat_at", now)?;
+            f.set_all(&fields)?;
             self.replace_file(&e.path, f.doc.text().as_bytes())?;
             self.note_active(&f.task);
             notes.push(format!(

@@ -428,3 +428,30 @@ fn hand_moves_are_claims() {
         "{out}"
     );
 }
+
+/// Regression: a file moved into active/ without an agent in its name was taken in as a hand
+/// claim again by every later transition, its epoch climbing each time.
+#[test]
+fn an_unnamed_hand_claim_is_taken_in_once() {
+    let r = Repo::new();
+    let id = r.add(&["by hand, no name"]);
+    let other = r.add(&["other"]);
+    std::fs::rename(
+        r.path(&format!("tasks/pending/{id}.md")),
+        r.path(&format!("tasks/active/{id}.md")),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        r.brain(&["ask", "anything?"]).ok();
+    }
+    let text = r.read(&format!("tasks/active/{id}.md"));
+    assert!(
+        text.contains("epoch: 1\n") && text.contains("status: active\n"),
+        "{text}"
+    );
+    r.brain(&["doctor"]).ok();
+    // It can still go stale and come back.
+    r.at("2026-01-31T06:00:00Z", &["reclaim"]).ok();
+    assert_eq!(r.where_is(&id), [format!("pending/{id}.md")]);
+    assert_eq!(r.where_is(&other), [format!("pending/{other}.md")]);
+}
