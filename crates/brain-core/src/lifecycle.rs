@@ -273,12 +273,7 @@ impl LockedRepo<'_> {
             if unfinished.is_none() && !is_hand_claim(&t) {
                 continue;
             }
-            let e = Entry {
-                id: t.id.clone(),
-                state: State::Active,
-                agent: t.agent.clone(),
-                path: t.path.clone(),
-            };
+            let e = Entry::from(&t);
             let Ok(mut f) = self.read(&e) else { continue };
             if let Some(to_state) = unfinished {
                 let to = self.task_path(to_state, &e.id, None);
@@ -390,13 +385,7 @@ impl LockedRepo<'_> {
                 continue;
             }
             // The queue may come from the cache: decide on the file as it is now.
-            let entry = Entry {
-                id: t.id.clone(),
-                state: State::Pending,
-                agent: None,
-                path: t.path.clone(),
-            };
-            let fresh = match self.read(&entry) {
+            let fresh = match self.read(&Entry::from(&t)) {
                 Ok(f) => f.task,
                 Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                     continue;
@@ -816,12 +805,7 @@ impl LockedRepo<'_> {
             if idle <= stale_after as i64 {
                 continue;
             }
-            let e = Entry {
-                id: t.id.clone(),
-                state: State::Active,
-                agent: t.agent.clone(),
-                path: t.path.clone(),
-            };
+            let e = Entry::from(&t);
             let Ok(mut f) = self.read(&e) else { continue };
             let agent = f.task.claimant();
             let max = f.task.max_attempts(self.config().queue.max_attempts);

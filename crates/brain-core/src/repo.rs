@@ -42,6 +42,18 @@ pub struct Entry {
     pub path: PathBuf,
 }
 
+impl From<&Task> for Entry {
+    /// The file a task was read from.
+    fn from(t: &Task) -> Entry {
+        Entry {
+            id: t.id.clone(),
+            state: t.state,
+            agent: t.agent.clone(),
+            path: t.path.clone(),
+        }
+    }
+}
+
 /// What a file name under a task folder is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Name {
