@@ -37,7 +37,14 @@ pub enum Check {
     Interrupted,
     /// A gated task without an approval request in prompts/.
     Approval,
+    /// A lock file left in `.git` by a git command that was killed; commits fail while it is
+    /// there.
+    GitLock,
 }
+
+/// A git lock file older than this (seconds) was left by a killed command: a running git
+/// command holds one for milliseconds.
+pub const STALE_GIT_LOCK_SECS: u64 = 60;
 
 /// One problem, and whether `--fix` repaired it.
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +94,20 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 note,
                 true,
             );
+        }
+    }
+    if let Some(git) = repo.git() {
+        for (path, age) in git.lock_files()? {
+            let stale = age >= STALE_GIT_LOCK_SECS;
+            let fixed = fix && stale && fs::remove_file(&path).is_ok();
+            let what = if stale {
+                format!(
+                    "left by a git command that was killed ({age} s old); commits fail while it is there; `--fix` removes it"
+                )
+            } else {
+                format!("a git command holds it ({age} s old); if none is running, remove it")
+            };
+            report.add(Check::GitLock, path, what, fixed);
         }
     }
     let approvals: std::collections::HashSet<String> = crate::questions::all(repo)?
@@ -267,8 +288,14 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
         );
     }
     let fixed = report.findings.iter().filter(|f| f.fixed).count();
-    if fixed > 0 {
-        repo.commit_point(&format!("doctor: repair {fixed} problem(s)"))?;
+    // While a git lock file is still there, a commit would fail: the repairs wait on disk
+    // (listed in .brain/uncommitted) for the next commit.
+    let locked_git = report
+        .findings
+        .iter()
+        .any(|f| f.check == Check::GitLock && !f.fixed);
+    if fix && !locked_git {
+        repo.commit_leftovers(&format!("doctor: repair {fixed} problem(s)"))?;
     }
     Ok(report)
 }

@@ -109,6 +109,47 @@ impl Git {
         Ok(out.status.success().then(|| stdout(&out)))
     }
 
+    /// The repository's git folder (`.git`, or where a work tree's `.git` file points).
+    pub fn git_dir(&self) -> Result<PathBuf> {
+        let mut c = self.cmd();
+        c.args(["rev-parse", "--absolute-git-dir"]);
+        Ok(PathBuf::from(stdout(&run(c, "rev-parse")?)))
+    }
+
+    /// Lock files git leaves when one of its commands is killed (`index.lock`, `HEAD.lock`,
+    /// `refs/heads/<branch>.lock`), with their age in seconds. While one is there, commits fail.
+    pub fn lock_files(&self) -> Result<Vec<(PathBuf, u64)>> {
+        let dir = self.git_dir()?;
+        let mut found = Vec::new();
+        let mut candidates = vec![dir.join("index.lock"), dir.join("HEAD.lock")];
+        let heads = dir.join("refs").join("heads");
+        let mut stack = vec![heads];
+        while let Some(d) = stack.pop() {
+            let Ok(read) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in read.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "lock") {
+                    candidates.push(p);
+                }
+            }
+        }
+        for p in candidates {
+            if let Ok(md) = std::fs::metadata(&p) {
+                let age = md
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .map_or(0, |a| a.as_secs());
+                found.push((p, age));
+            }
+        }
+        Ok(found)
+    }
+
     /// Refuses to go on where a commit of brain's would land somewhere unexpected: in the
     /// middle of a merge, rebase, cherry-pick or revert, on a detached HEAD, or in a repository
     /// with no commits yet. Checked before a transition changes anything.

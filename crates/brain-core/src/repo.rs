@@ -719,6 +719,16 @@ impl LockedRepo<'_> {
     /// paths the transition touched (plus any a killed process left uncommitted), with
     /// `message`. Does nothing to git when the repo is not committed to.
     pub fn commit_point(&self, message: &str) -> Result<()> {
+        self.commit(message, false)
+    }
+
+    /// Commits what earlier commits that failed (or were killed) left uncommitted, with
+    /// whatever this transition touched (`brain doctor --fix`).
+    pub fn commit_leftovers(&self, message: &str) -> Result<()> {
+        self.commit(message, true)
+    }
+
+    fn commit(&self, message: &str, leftovers: bool) -> Result<()> {
         crate::active::update(self)?;
         let Some(git) = self.git() else {
             self.touched.borrow_mut().clear();
@@ -726,6 +736,11 @@ impl LockedRepo<'_> {
         };
         let list = self.local_dir().join(UNCOMMITTED);
         let mut paths: Vec<PathBuf> = std::mem::take(&mut *self.touched.borrow_mut());
+        // Changes an earlier, failed commit left are taken in by the next transition that
+        // changes something, not by a command that only looked.
+        if paths.is_empty() && !leftovers {
+            return Ok(());
+        }
         if let Ok(text) = fs::read_to_string(&list) {
             for line in text.lines().filter(|l| !l.is_empty()) {
                 let p = PathBuf::from(line);

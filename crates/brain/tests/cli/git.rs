@@ -219,3 +219,47 @@ fn heartbeats_are_committed_at_most_once_per_window() {
     assert_eq!(r.log()[0], format!("heartbeat {id} by a"));
     assert_eq!(r.git(&["status", "--porcelain"]), "");
 }
+
+/// A git command killed mid-commit leaves a lock file, and commits fail while it is there:
+/// doctor reports it, `--fix` removes it once it is clearly stale, and the next commit takes in
+/// what the failed one left.
+#[test]
+fn doctor_removes_a_stale_git_lock_and_nothing_is_left_uncommitted() {
+    let r = Repo::new();
+    r.add(&["x"]);
+    let git_dir = r.git(&["rev-parse", "--absolute-git-dir"]);
+    let branch = r.git(&["symbolic-ref", "--short", "HEAD"]);
+    let lock = std::path::Path::new(git_dir.trim())
+        .join("refs/heads")
+        .join(format!("{}.lock", branch.trim()));
+    std::fs::write(&lock, "").unwrap();
+    let err = r.brain(&["claim", "--agent", "a"]).fails(1);
+    assert!(err.contains(".lock"), "{err}");
+    // A fresh lock may belong to a running git command: reported, left alone.
+    let out = r.brain(&["doctor"]);
+    assert_eq!(out.code(), 5, "{}", out.stderr());
+    assert!(
+        out.stdout().contains("a git command holds it"),
+        "{}",
+        out.stdout()
+    );
+    r.brain(&["doctor", "--fix"]).fails(5);
+    assert!(lock.exists());
+    // Once it is old, --fix removes it, and the claim's changes are committed.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let out = r.brain(&["doctor", "--fix"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(!lock.exists());
+    assert_eq!(
+        r.git(&["status", "--porcelain"]),
+        "",
+        "the failed claim's changes are committed now"
+    );
+    assert_eq!(r.tasks_in("active").len(), 1);
+}
