@@ -14,7 +14,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, FileLock};
 use crate::git::Git;
 use crate::names;
-use crate::task::{State, Task, TaskFile};
+use crate::task::{Priority, State, Task, TaskFile};
 
 /// The folder, under the repo root, that holds the task folders.
 pub const TASKS_DIR: &str = "tasks";
@@ -132,6 +132,23 @@ impl Folder {
         }
     }
 
+    /// Queue order ([`rank`]) of two entries with their order keys, for the agent whose name
+    /// hashes to `mine`.
+    fn order(
+        &self,
+        mine: u64,
+        (a, ia): &(OrderKey, usize),
+        (b, ib): &(OrderKey, usize),
+    ) -> Ordering {
+        let key = |k: &OrderKey, i: usize| {
+            (
+                rank(k.priority, k.prefer == mine, k.created),
+                self.name(&self.got[i]),
+            )
+        };
+        key(a, *ia).cmp(&key(b, *ib))
+    }
+
     fn decode(&self, g: &Got) -> Option<Task> {
         match g {
             Got::Hit { idx, .. } => self.cache.decode(*idx, self.name(g)),
@@ -144,10 +161,10 @@ impl Folder {
 /// Pending tasks in queue order, decoded on demand (see [`Repo::queue`]).
 pub struct Queue {
     folder: Folder,
-    order: Vec<usize>,
-    /// `order[..head]` is sorted and comes before everything after it.
+    /// Order keys and positions in `folder.got`; `order[..head]` is sorted and comes before
+    /// everything after it, which is sorted only if a claim gets that far.
+    order: Vec<(OrderKey, usize)>,
     head: usize,
-    tail_sorted: bool,
     mine: u64,
 }
 
@@ -164,37 +181,20 @@ impl Queue {
 
     /// The tasks, in order.
     pub fn tasks(&mut self) -> impl Iterator<Item = Task> + '_ {
-        let (head, rest) = self.order.split_at(self.head);
-        let mut rest: Vec<usize> = rest.to_vec();
-        let folder = &self.folder;
-        let mine = self.mine;
-        let tail_sorted = self.tail_sorted;
-        let mut tail = None;
+        let (head, rest) = self.order.split_at_mut(self.head);
+        let (folder, mine) = (&self.folder, self.mine);
+        let mut rest = Some(rest);
         head.iter()
-            .copied()
-            .chain(std::iter::from_fn(move || {
-                let sorted = tail.get_or_insert_with(|| {
-                    if !tail_sorted {
-                        let keyed = |i: usize| {
-                            let g = &folder.got[i];
-                            let k = match g {
-                                Got::Hit { idx, .. } => folder.cache.key(*idx),
-                                Got::Miss(Ok(b)) => Some(OrderKey::of(&b.0)),
-                                _ => None,
-                            };
-                            (
-                                k.map(|k| {
-                                    (k.priority, k.prefer != mine, k.created.is_none(), k.created)
-                                }),
-                                folder.name(g),
-                            )
-                        };
-                        rest.sort_by(|a, b| keyed(*a).cmp(&keyed(*b)));
-                    }
-                    std::mem::take(&mut rest).into_iter()
-                });
-                sorted.next()
-            }))
+            .map(|&(_, i)| i)
+            .chain(
+                std::iter::from_fn(move || {
+                    // Reached only when none of the first ones could be claimed.
+                    let rest = rest.take()?;
+                    rest.sort_unstable_by(|a, b| folder.order(mine, a, b));
+                    Some(rest.iter().map(|&(_, i)| i))
+                })
+                .flatten(),
+            )
             .filter_map(move |i| folder.decode(&folder.got[i]))
     }
 }
@@ -367,19 +367,7 @@ impl Repo {
                 Got::Miss(Err(_)) | Got::Skip => None,
             })
             .collect();
-        let name = |i: usize| folder.name(&folder.got[i]);
-        let cmp = |(a, ia): &(OrderKey, usize), (b, ib): &(OrderKey, usize)| {
-            a.priority
-                .cmp(&b.priority)
-                .then_with(|| (b.prefer == mine).cmp(&(a.prefer == mine)))
-                .then_with(|| match (a.created, b.created) {
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    (Some(_), None) => Ordering::Less,
-                    (None, Some(_)) => Ordering::Greater,
-                    (None, None) => Ordering::Equal,
-                })
-                .then_with(|| name(*ia).cmp(name(*ib)))
-        };
+        let cmp = |a: &(OrderKey, usize), b: &(OrderKey, usize)| folder.order(mine, a, b);
         // A claim usually takes one of the first few: put those in order in linear time, and
         // sort the rest only if it gets that far.
         const HEAD: usize = 16;
@@ -390,11 +378,9 @@ impl Repo {
             order.len()
         };
         order[..head].sort_unstable_by(cmp);
-        let tail_sorted = head == order.len();
         Ok(Queue {
-            order: order.into_iter().map(|(_, i)| i).collect(),
+            order,
             head,
-            tail_sorted,
             mine,
             folder,
         })
@@ -636,26 +622,25 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
     })
 }
 
-/// Queue order within a state: priority, then `preferred_interface == agent`, then `created`,
-/// then id (SPEC §3).
-pub fn queue_order(a: &Task, b: &Task, agent: Option<&str>) -> Ordering {
-    let prefers = |t: &Task| agent.is_some() && t.meta.preferred_interface.as_deref() == agent;
-    a.meta
-        .priority
-        .cmp(&b.meta.priority)
-        .then_with(|| prefers(b).cmp(&prefers(a)))
-        .then_with(|| cmp_created(a.meta.created, b.meta.created))
-        .then_with(|| a.id.cmp(&b.id))
+/// The queue order of SPEC §3 as a sortable key, for everything that orders tasks: priority,
+/// then preferred by the claiming agent, then `created` (a task without one after those with
+/// one). Ties are broken by id (the file name).
+pub fn rank(
+    priority: Priority,
+    preferred: bool,
+    created: Option<i128>,
+) -> (Priority, bool, bool, Option<i128>) {
+    (priority, !preferred, created.is_none(), created)
 }
 
-fn cmp_created(a: Option<Timestamp>, b: Option<Timestamp>) -> Ordering {
-    // A task without `created` sorts after those with one.
-    match (a, b) {
-        (Some(a), Some(b)) => a.cmp(&b),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
+/// Queue order within a state (see [`rank`]) for tasks in hand; `agent` is the claimer.
+pub fn queue_order(a: &Task, b: &Task, agent: Option<&str>) -> Ordering {
+    fn key<'t>(t: &'t Task, agent: Option<&str>) -> (impl Ord, &'t str) {
+        let preferred = agent.is_some() && t.meta.preferred_interface.as_deref() == agent;
+        let created = t.meta.created.map(|c| c.as_nanosecond());
+        (rank(t.meta.priority, preferred, created), t.id.as_str())
     }
+    key(a, agent).cmp(&key(b, agent))
 }
 
 /// The repo while this process holds the queue lock. Only this type can change the queue.
