@@ -279,7 +279,7 @@ impl LockedRepo<'_> {
                 let to = self.task_path(to_state, &e.id, None);
                 self.write_and_move(&f, &to)?;
                 if to_state == State::Pending {
-                    self.clear_claim(&to)?;
+                    self.clear_claim(&mut f, &to)?;
                 }
                 notes.push(format!(
                     "{}: finished an interrupted move to tasks/{to_state}/",
@@ -614,29 +614,26 @@ impl LockedRepo<'_> {
                     .collect()
             }
         };
+        // Commits are rate-limited: one per `heartbeat_every` window per task; the heartbeats
+        // in between are written to the file and go into the task's next commit.
+        let every = self.config().git.heartbeat_every.max(1) as i64;
+        let window = |t: Timestamp| t.as_second().div_euclid(every);
         let mut done = Vec::new();
         for id in ids {
             let mut f = match self.own_claim(&id, who, "heartbeat", "", now)? {
                 Ok(f) => f,
                 Err(lost) => return Ok(Err(lost)),
             };
-            // Commits are rate-limited: one per `heartbeat_every` window per task; the ones in
-            // between are written to the file and go into the task's next commit.
-            let every = self.config().git.heartbeat_every.max(1) as i64;
-            let window = |t: Timestamp| t.as_second().div_euclid(every);
             let commit = f
                 .task
                 .meta
                 .heartbeat_at
                 .is_none_or(|last| window(last) != window(now));
             f.set_time("heartbeat_at", now)?;
-            if commit {
-                self.replace_file(&f.task.path, f.doc.text().as_bytes())?;
-            } else {
-                self.replace_untracked(&f.task.path, f.doc.text().as_bytes())?;
-            }
+            self.replace_untracked(&f.task.path, f.doc.text().as_bytes())?;
             self.note_active(&f.task);
             if commit {
+                self.touch(&f.task.path);
                 let agent = f.task.claimant().unwrap_or_default();
                 self.commit_point(&format!("heartbeat {id} by {agent}"))?;
             }
@@ -713,11 +710,7 @@ impl LockedRepo<'_> {
         let to = if again {
             self.return_to_pending(&mut f)?
         } else {
-            f.set("status", FieldValue::Str("failed".into()))?;
-            f.set_time("failed_at", now)?;
-            let to = self.task_path(State::Failed, id, None);
-            self.write_and_move(&f, &to)?;
-            to
+            self.move_to_failed(&mut f, now)?
         };
         self.commit_point(&format!(
             "fail {id} by {agent} (attempt {attempt} of {max}): {}",
@@ -768,27 +761,28 @@ impl LockedRepo<'_> {
         f.set("status", FieldValue::Str("pending".into()))?;
         let to = self.task_path(State::Pending, &f.task.id, None);
         self.write_and_move(f, &to)?;
-        self.clear_claim(&to)?;
+        self.clear_claim(f, &to)?;
         Ok(to)
     }
 
-    /// Removes the claim fields of the pending file at `path`.
-    fn clear_claim(&self, path: &Path) -> Result<()> {
-        let id = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let mut f = self.read(&Entry {
-            id,
-            state: State::Pending,
-            agent: None,
-            path: path.to_path_buf(),
-        })?;
+    /// Removes the claim fields of `f`, which a move has just put at `path` in pending/.
+    fn clear_claim(&self, f: &mut TaskFile, path: &Path) -> Result<()> {
         for k in ["claimed_by", "claimed_at", "heartbeat_at"] {
             f.remove(k)?;
         }
         self.replace_file(path, f.doc.text().as_bytes())
+    }
+
+    /// Sends a task to `failed/` for good: `status: failed` and `failed_at` (which mark an
+    /// interrupted move, see [`unfinished_move`]), then the move. Returns the new path.
+    pub(crate) fn move_to_failed(&self, f: &mut TaskFile, now: Timestamp) -> Result<PathBuf> {
+        f.set_all(&[
+            ("status", FieldValue::Str("failed".into())),
+            ("failed_at", FieldValue::Str(format_ts(now))),
+        ])?;
+        let to = self.task_path(State::Failed, &f.task.id, None);
+        self.write_and_move(f, &to)?;
+        Ok(to)
     }
 
     /// Moves every stale claim (no heartbeat for `stale_after`) back to `pending/`, or to
@@ -845,9 +839,7 @@ impl LockedRepo<'_> {
                 &reason,
             ));
             if exhausted {
-                f.set("status", FieldValue::Str("failed".into()))?;
-                f.set_time("failed_at", now)?;
-                self.write_and_move(&f, &path)?;
+                self.move_to_failed(&mut f, now)?;
             } else {
                 self.return_to_pending(&mut f)?;
             }

@@ -12,7 +12,7 @@ use crate::frontmatter::FieldValue;
 
 use crate::names;
 use crate::prompts::{self, Kind, QState, Question};
-use crate::repo::LockedRepo;
+use crate::repo::{LockedRepo, Repo};
 use crate::task::{Approval, State};
 use crate::templates;
 use crate::time::format_ts;
@@ -22,7 +22,7 @@ pub const PENDING: &str = "prompts/pending.md";
 /// `prompts/answered.md`, relative to the root.
 pub const ANSWERED: &str = "prompts/answered.md";
 
-fn read(repo: &LockedRepo<'_>, rel: &str, default: &str) -> Result<String> {
+fn read(repo: &Repo, rel: &str, default: &str) -> Result<String> {
     let path = repo.root().join(rel);
     match fs::read_to_string(&path) {
         Ok(s) => Ok(s),
@@ -39,8 +39,8 @@ fn write(repo: &LockedRepo<'_>, rel: &str, text: &str) -> Result<()> {
     repo.replace_file(&path, text.as_bytes())
 }
 
-/// Every question in both files.
-pub fn all(repo: &LockedRepo<'_>) -> Result<Vec<Question>> {
+/// Every question in both files (a missing file has none).
+pub fn all(repo: &Repo) -> Result<Vec<Question>> {
     Ok(prompts::all(
         &read(repo, PENDING, "")?,
         &read(repo, ANSWERED, "")?,
@@ -117,22 +117,23 @@ fn append(repo: &LockedRepo<'_>, rel: &str, default: &str, entry: &str) -> Resul
     write(repo, rel, &text)
 }
 
-/// Adds a question (or approval request) to `prompts/pending.md`; returns its id.
+/// Adds a question to `prompts/pending.md`; returns its id. (Approval requests are written by
+/// [`request_approval`].)
 pub fn ask(
     repo: &LockedRepo<'_>,
     text: &str,
     from: Option<&str>,
     task: Option<&str>,
-    kind: Kind,
     now: Timestamp,
 ) -> Result<String> {
-    let id = add_entry(repo, text, from, task, kind, now)?;
+    let id = add_entry(repo, text, from, task, Kind::Question, now)?;
     let first = text.trim().lines().next().unwrap_or_default();
     repo.commit_point(&format!("ask {id}: {first}"))?;
     Ok(id)
 }
 
-/// [`ask`] without the commit (for an approval request that is part of another transition).
+/// Adds an entry of either kind, without a commit (an approval request is part of the
+/// transition that needs it).
 fn add_entry(
     repo: &LockedRepo<'_>,
     text: &str,
@@ -314,10 +315,7 @@ pub fn deny(
         "approval",
         FieldValue::Str(Approval::Denied.as_str().into()),
     )?;
-    f.set("status", FieldValue::Str("failed".into()))?;
-    f.set_time("failed_at", now)?;
-    let to = repo.task_path(State::Failed, id, None);
-    repo.write_and_move(&f, &to)?;
+    let to = repo.move_to_failed(&mut f, now)?;
     if let Some(q) = open_request(repo, id)? {
         move_to_answered(repo, &q.id, &format!("denied: {}", reason.trim()), now)?;
     }

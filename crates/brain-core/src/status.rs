@@ -1,12 +1,10 @@
 //! `brain status`: counts, claims, stale claims, open questions.
 
-use std::fs;
-
 use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::prompts::{self, QState};
+use crate::prompts::QState;
 use crate::repo::Repo;
 use crate::task::{State, Task};
 use crate::time::format_ts;
@@ -80,8 +78,7 @@ pub fn status(repo: &Repo, now: Timestamp) -> Result<(Status, Vec<crate::Error>)
         }
     }
     claims.sort_by(|a, b| a.id.cmp(&b.id));
-    let read = |p: &str| fs::read_to_string(repo.root().join(p)).unwrap_or_default();
-    let open_questions = prompts::all(&read("prompts/pending.md"), &read("prompts/answered.md"))
+    let open_questions = crate::questions::all(repo)?
         .iter()
         .filter(|q| q.state == QState::Open)
         .count();

@@ -1,7 +1,5 @@
 //! `brain ask`.
 
-use brain_core::prompts::Kind;
-
 use super::Context;
 use crate::output;
 
@@ -27,7 +25,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             &args.text,
             args.agent.as_deref(),
             args.task.as_deref(),
-            Kind::Question,
             now,
         )?)
     })?;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use brain_core::prompts::{self, QState};
+use brain_core::prompts::QState;
 
 use super::Context;
 use crate::output;
@@ -20,8 +20,7 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
-    let read = |p: &str| std::fs::read_to_string(repo.root().join(p)).unwrap_or_default();
-    let mut qs = prompts::all(&read("prompts/pending.md"), &read("prompts/answered.md"));
+    let mut qs = brain_core::questions::all(&repo)?;
     if args.open {
         qs.retain(|q| q.state == QState::Open);
     }
