@@ -84,7 +84,8 @@ pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
             Err(e) => return Err(e),
         }
     }
-    let repo = Repo::open(&root)?;
+    // init commits what it created itself, below, in a repository that may have no commit yet.
+    let repo = Repo::open(&root)?.without_commits();
     if example {
         let mut ignored = Vec::new();
         let mut empty = true;

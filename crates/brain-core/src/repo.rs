@@ -246,6 +246,13 @@ impl Repo {
         &self.config
     }
 
+    /// This repo with commits per transition switched off, for a caller that commits what it
+    /// changed itself (`brain init`).
+    pub fn without_commits(self) -> Repo {
+        let _ = self.git.set(None);
+        self
+    }
+
     /// The git work tree transitions are committed to: none when `[git] commit = false`, when
     /// the repo is not in a git work tree, or when git is not installed.
     pub fn git(&self) -> Option<&Git> {

@@ -124,6 +124,22 @@ fn init_example_adds_the_seed_task_once() {
     assert_eq!(r.tasks_in("pending").len(), 1);
 }
 
+/// Regression: in a repository that had no commit yet, `init --example` refused to add the
+/// example (the queue lock's git check) after it had created the other files.
+#[test]
+fn init_example_in_a_repository_without_commits() {
+    let r = Repo::empty();
+    r.git(&["init", "-q"]);
+    r.brain(&["init", "--example"]).ok();
+    let committed = r.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(
+        committed.contains(&format!("tasks/pending/task-{TODAY}-001.md")),
+        "{committed}"
+    );
+    assert_eq!(r.git(&["rev-list", "--count", "HEAD"]).trim(), "1");
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+}
+
 #[test]
 fn init_into_a_new_folder_by_argument() {
     let r = Repo::empty();
