@@ -159,8 +159,10 @@ impl FolderCache {
         Some(&self.bytes[body.clone()])
     }
 
-    /// The cached task for `name`, if the file still has `stamp`.
-    pub fn get(&self, name: &str, stamp: &Stamp) -> Option<Task> {
+    /// The cached task for `name`, if the file still has `stamp` (lookups in brain decode
+    /// lazily through [`FolderCache::lookup`] and [`FolderCache::decode`]).
+    #[cfg(test)]
+    fn get(&self, name: &str, stamp: &Stamp) -> Option<Task> {
         self.decode(self.lookup(name, stamp)?, name)
     }
 

@@ -114,11 +114,6 @@ impl Document {
         &self.text
     }
 
-    /// Consumes the document, returning its text.
-    pub fn into_text(self) -> String {
-        self.text
-    }
-
     /// The frontmatter's YAML text.
     pub fn frontmatter(&self) -> &str {
         &self.text[self.fm.clone()]

@@ -586,11 +586,6 @@ impl LockedRepo<'_> {
         unreachable!("the loop returns")
     }
 
-    /// Late results and errors kept for task `id`.
-    pub fn late_files(&self, id: &str) -> Result<Vec<PathBuf>> {
-        late_files(self.root(), id)
-    }
-
     /// Records a heartbeat on the caller's claims: the one named by the token or `id`, else
     /// every claim of the agent. Returns the ids renewed.
     pub fn heartbeat(
