@@ -36,6 +36,13 @@ pub struct GitConfig {
     /// between are written to the file only and go into the task's next commit.
     #[serde(default = "default_heartbeat_every", deserialize_with = "duration")]
     pub heartbeat_every: u64,
+    /// The git remote that arbitrates the queue between machines (`"origin"`). When set, a
+    /// transition is real only once a fast-forward push of it is accepted.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The branch on the remote (default: the branch checked out here).
+    #[serde(default)]
+    pub branch: Option<String>,
 }
 
 impl Default for GitConfig {
@@ -43,6 +50,8 @@ impl Default for GitConfig {
         GitConfig {
             commit: true,
             heartbeat_every: default_heartbeat_every(),
+            remote: None,
+            branch: None,
         }
     }
 }
@@ -123,6 +132,29 @@ impl Config {
                 message: "[queue] max_attempts must be at least 1".into(),
             });
         }
+        if config.git.remote.is_some() && config.git.heartbeat_every >= config.queue.stale_after {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: "[git] heartbeat_every must be shorter than [queue] stale_after: with a remote, only the heartbeats that are pushed (one per heartbeat_every) keep a claim alive".into(),
+            });
+        }
+        for (key, value) in [
+            ("remote", &config.git.remote),
+            ("branch", &config.git.branch),
+        ] {
+            if let Some(v) = value
+                && (v.is_empty()
+                    || v.starts_with('-')
+                    || v.chars().any(|c| c.is_whitespace() || c.is_control()))
+            {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "[git] {key} = {v:?} is not a git {key} name; use the name git knows it by (`git remote -v` lists remotes)"
+                    ),
+                });
+            }
+        }
         Ok(config)
     }
 
@@ -173,6 +205,12 @@ prompt = "agents/overnight.md"
 commit = true
 # Commit a task's heartbeats at most this often; the others go into its next commit.
 heartbeat_every = "10m"
+# Share this queue between machines through a git remote: a transition is real only once a
+# fast-forward push of it is accepted (brain fetches and tries again when another machine got
+# there first). Commands that change the queue then need the remote; reading works offline.
+# remote = "origin"
+# The branch on the remote (default: the branch checked out here).
+# branch = "main"
 "#;
 
 #[cfg(test)]

@@ -39,6 +39,20 @@ pub enum Error {
     /// A git command failed.
     #[error("git {command}: {message}")]
     Git { command: String, message: String },
+    /// The git remote that arbitrates the queue could not be reached (or refused brain).
+    #[error(
+        "the remote `{remote}` cannot be used: {message}\nNothing was changed; run the command again once the remote can be used. Commands that only read (list, show, status, questions, handoff show) work offline"
+    )]
+    Remote { remote: String, message: String },
+    /// The local copy and the remote both have commits the other has not.
+    #[error("{0}")]
+    Diverged(String),
+    /// A push was rejected because the remote moved; the transition was undone here and is to
+    /// be tried again against the new remote tip.
+    #[error(
+        "the remote kept moving: {0} attempts in a row were overtaken by other machines; nothing was changed, run the command again"
+    )]
+    Overtaken(u32),
 }
 
 /// Shorthand for results of this crate.

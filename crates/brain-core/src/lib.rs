@@ -18,7 +18,9 @@ pub mod names;
 pub mod newtask;
 pub mod prompts;
 pub mod questions;
+pub mod remote;
 pub mod repo;
+
 pub mod status;
 pub mod task;
 pub mod templates;

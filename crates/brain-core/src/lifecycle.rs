@@ -624,6 +624,12 @@ impl LockedRepo<'_> {
                 .meta
                 .heartbeat_at
                 .is_none_or(|last| window(last) != window(now));
+            // With a remote, only a pushed heartbeat counts, so the ones in between are not
+            // written at all: the working tree holds nothing that was not pushed.
+            if !commit && self.remote().is_some() {
+                done.push(id);
+                continue;
+            }
             f.set_time("heartbeat_at", now)?;
             self.replace_untracked(&f.task.path, f.doc.text().as_bytes())?;
             self.note_active(&f.task);

@@ -268,6 +268,12 @@ impl Repo {
             .as_ref()
     }
 
+    /// The remote that arbitrates the queue (`[git] remote`), when commits are on.
+    pub fn remote(&self) -> Option<&str> {
+        self.git()?;
+        self.config.git.remote.as_deref()
+    }
+
     /// `tasks/<state>/`.
     pub fn state_dir(&self, state: State) -> PathBuf {
         self.root.join(TASKS_DIR).join(state.as_str())
@@ -573,19 +579,37 @@ impl Repo {
     /// Takes the queue lock: every mutation of the queue on this machine happens while holding
     /// it, so mutations are serialized.
     pub fn lock(&self) -> Result<LockedRepo<'_>> {
+        self.lock_with(true)
+    }
+
+    /// [`Repo::lock`] without catching up with the remote, for a caller that only reads and
+    /// must work offline (`brain doctor` without `--fix`). Whatever it changes is still
+    /// committed, but not pushed.
+    pub fn lock_offline(&self) -> Result<LockedRepo<'_>> {
+        self.lock_with(false)
+    }
+
+    fn lock_with(&self, catch_up: bool) -> Result<LockedRepo<'_>> {
         self.ensure_local_dir();
         let lock = FileLock::acquire(&self.local_dir().join("lock"))?;
         // Before anything changes: a transition that cannot be committed is not made.
         if let Some(git) = self.git() {
             git.check_ready()?;
         }
-        Ok(LockedRepo {
+        let locked = LockedRepo {
             repo: self,
             lock: Some(lock),
             unsynced: std::cell::RefCell::new(Vec::new()),
             touched: std::cell::RefCell::new(Vec::new()),
             active: std::cell::RefCell::new(None),
-        })
+            remote: std::cell::RefCell::new(None),
+        };
+        // With a remote, the queue is first brought to the remote's tip (see `remote.rs`).
+        if let Some(remote) = self.remote().filter(|_| catch_up) {
+            let state = locked.catch_up(remote)?;
+            *locked.remote.borrow_mut() = Some(state);
+        }
+        Ok(locked)
     }
 }
 
@@ -662,6 +686,8 @@ pub struct LockedRepo<'a> {
     /// The active claims, read once per locked section and kept exact by every transition
     /// (see [`LockedRepo::active_tasks`]).
     active: std::cell::RefCell<Option<Vec<Task>>>,
+    /// With a remote: where this section started and the commits it made, not yet pushed.
+    pub(crate) remote: std::cell::RefCell<Option<crate::remote::Section>>,
 }
 
 impl std::ops::Deref for LockedRepo<'_> {
@@ -673,6 +699,8 @@ impl std::ops::Deref for LockedRepo<'_> {
 
 impl Drop for LockedRepo<'_> {
     fn drop(&mut self) {
+        // With a remote, commits that were never pushed were never real: undo them.
+        let _ = self.roll_back();
         // On an early return (an error) the renames made so far are still made durable.
         let _ = self.sync_deferred();
     }
@@ -685,6 +713,7 @@ impl LockedRepo<'_> {
     /// only orders them.
     pub fn finish(mut self) -> Result<()> {
         self.commit_point("brain: update the queue")?;
+        self.publish()?;
         self.sync_deferred()
     }
 
@@ -705,6 +734,11 @@ impl LockedRepo<'_> {
             let _ = writeln!(f, "{}", rel.display());
         }
         self.touched.borrow_mut().push(rel);
+    }
+
+    /// Takes the paths changed since the last commit, for undoing them (see `remote.rs`).
+    pub(crate) fn take_touched(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut *self.touched.borrow_mut())
     }
 
     /// Ends a transition: brings `context/active-agent.md` up to date and commits exactly the
@@ -744,8 +778,29 @@ impl LockedRepo<'_> {
         if paths.is_empty() {
             return Ok(());
         }
-        git.commit_paths(&paths, message)?;
+        let made = match self.remote.borrow().is_some() {
+            // Two machines making the same change in the same second (same title, same
+            // fallback identity) would make the same commit, and both pushes would be
+            // "accepted"; a nonce keeps every attempt its own commit.
+            true => {
+                git.commit_paths(&paths, &format!("{message}\n\n{}", crate::remote::nonce()))?
+            }
+            false => git.commit_paths(&paths, message)?,
+        };
         let _ = fs::remove_file(&list);
+        if let Some(commit) = made {
+            self.note_commit(commit);
+            // Commits are made with plumbing, which never packs objects: about once every 100
+            // commits, let git decide whether it is time.
+            use std::hash::{BuildHasher, Hasher};
+            if std::hash::RandomState::new()
+                .build_hasher()
+                .finish()
+                .is_multiple_of(100)
+            {
+                git.maintain();
+            }
+        }
         Ok(())
     }
 

@@ -42,6 +42,59 @@ pub struct Status {
     pub open_questions: usize,
     /// Files that could not be read (see `brain doctor`).
     pub problems: usize,
+    /// How this copy stands against the remote (`[git] remote`), if there is one.
+    pub remote: Option<RemoteStatus>,
+}
+
+/// This copy against the remote branch.
+#[derive(Debug, Serialize)]
+pub struct RemoteStatus {
+    pub remote: String,
+    pub branch: String,
+    /// Commits here that the remote has not.
+    pub ahead: u64,
+    /// Commits on the remote that are not here.
+    pub behind: u64,
+    /// Whether the figures come from a fetch just now (`false`: the remote could not be
+    /// reached, or was not asked, and they are as of the last fetch).
+    pub fetched: bool,
+    /// Why the remote could not be reached.
+    pub error: Option<String>,
+}
+
+/// How this copy stands against the remote; asks the remote when `fetch` is set, and falls
+/// back to the last fetch when it cannot be reached.
+pub fn remote_status(repo: &Repo, fetch: bool) -> Result<Option<RemoteStatus>> {
+    let (Some(remote), Some(git)) = (repo.remote(), repo.git()) else {
+        return Ok(None);
+    };
+    let branch = match &repo.config().git.branch {
+        Some(b) => b.clone(),
+        None => git.branch()?,
+    };
+    let (tip, fetched, error) = if fetch {
+        match git.fetch(remote, &branch) {
+            Ok(tip) => (tip, true, None),
+            Err(crate::Error::Remote { message, .. }) => {
+                (git.last_fetched(remote, &branch)?, false, Some(message))
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        (git.last_fetched(remote, &branch)?, false, None)
+    };
+    let (ahead, behind) = match (git.head()?, tip) {
+        (Some(h), Some(t)) => git.ahead_behind(&h, &t)?,
+        _ => (0, 0),
+    };
+    Ok(Some(RemoteStatus {
+        remote: remote.to_string(),
+        branch,
+        ahead,
+        behind,
+        fetched,
+        error,
+    }))
 }
 
 /// When the claim last showed life: its heartbeat, else the claim time.
@@ -50,7 +103,7 @@ pub fn last_seen(t: &Task) -> Option<Timestamp> {
 }
 
 /// Computes the status of `repo` at `now`. Also returns the problems found while reading.
-pub fn status(repo: &Repo, now: Timestamp) -> Result<(Status, Vec<crate::Error>)> {
+pub fn status(repo: &Repo, now: Timestamp, fetch: bool) -> Result<(Status, Vec<crate::Error>)> {
     let scan = repo.scan(&State::ALL)?;
     let mut counts = Counts::default();
     let stale_after = repo.config().queue.stale_after as i64;
@@ -90,6 +143,7 @@ pub fn status(repo: &Repo, now: Timestamp) -> Result<(Status, Vec<crate::Error>)
             claims,
             open_questions,
             problems: scan.problems.len(),
+            remote: remote_status(repo, fetch)?,
         },
         scan.problems,
     ))

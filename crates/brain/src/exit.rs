@@ -15,6 +15,9 @@ pub const NOTHING_TO_CLAIM: u8 = 3;
 pub const CLAIM_LOST: u8 = 4;
 /// `brain doctor` found problems it did not (or could not) repair.
 pub const UNHEALTHY: u8 = 5;
+/// The git remote that arbitrates the queue (`[git] remote`) could not be reached; nothing was
+/// changed. Try again later.
+pub const OFFLINE: u8 = 6;
 
 /// An error that carries its own exit code (the message may be empty when everything was said).
 #[derive(Debug)]
@@ -58,8 +61,12 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
         return ExitCode::from(exit.code);
     }
     eprintln!("brain: error: {err}");
+    let offline = matches!(
+        err.downcast_ref::<brain_core::Error>(),
+        Some(brain_core::Error::Remote { .. })
+    );
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
-    ExitCode::from(ERROR)
+    ExitCode::from(if offline { OFFLINE } else { ERROR })
 }

@@ -30,9 +30,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let now = super::now()?;
     brain_core::names::validate_agent(&args.agent)?;
     // The longest part of a claim, done before taking the lock (see LockedRepo::claim_from).
-    let queue = match args.id {
-        None => Some(repo.queue(Some(&args.agent), &mut Vec::new())?),
-        Some(_) => None,
+    // With a remote, the queue is only known once the lock has brought it up to date.
+    let mut queue = match args.id {
+        None if repo.remote().is_none() => Some(repo.queue(Some(&args.agent), &mut Vec::new())?),
+        _ => None,
     };
     let outcome = super::locked(&repo, now, |locked| {
         for id in brain_core::questions::apply_hand_denials(locked, now)? {
@@ -42,7 +43,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             eprintln!("brain: reclaimed {} to tasks/{}/: {}", r.id, r.to, r.reason);
         }
         Ok(locked.claim_from(
-            queue,
+            queue.take(),
             &args.agent,
             &args.capabilities,
             args.id.as_deref(),

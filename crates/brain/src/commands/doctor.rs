@@ -28,12 +28,20 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let locked = repo.lock()?;
-    let report: Report = doctor::doctor(&locked, args.fix, now)?;
-    if args.fix {
-        locked.forget_active();
-    }
-    locked.finish()?;
+    let report: Report = super::overtaken_retry(|| {
+        // Only a repair needs the remote; a check works offline.
+        let locked = if args.fix {
+            repo.lock()?
+        } else {
+            repo.lock_offline()?
+        };
+        let report = doctor::doctor(&locked, args.fix, now)?;
+        if args.fix {
+            locked.forget_active();
+        }
+        locked.finish()?;
+        Ok(report)
+    })?;
     if args.json {
         output::json(&report)?;
     } else {

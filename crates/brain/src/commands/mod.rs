@@ -24,6 +24,7 @@ mod reclaim;
 mod release;
 mod show;
 mod status;
+mod sync;
 
 /// What every command may need.
 pub struct Context {
@@ -59,6 +60,8 @@ pub enum Command {
     List(list::Args),
     Show(show::Args),
     Status(status::Args),
+    Sync(sync::Args),
+
     Claim(claim::Args),
     Heartbeat(heartbeat::Args),
     Done(done::Args),
@@ -82,6 +85,8 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::List(a) => list::run(a, ctx),
         Command::Show(a) => show::run(a, ctx),
         Command::Status(a) => status::run(a, ctx),
+        Command::Sync(a) => sync::run(a, ctx),
+
         Command::Claim(a) => claim::run(a, ctx),
         Command::Heartbeat(a) => heartbeat::run(a, ctx),
         Command::Done(a) => done::run(a, ctx),
@@ -100,21 +105,53 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
 
 /// Runs `f` holding the queue lock, after finishing whatever an interrupted transition or a
 /// hand move left in `tasks/active/`, and brings `context/active-agent.md` up to date after.
-/// Returns once the transition is durable.
+/// Returns once the transition is durable (and, with a remote, pushed).
 pub fn locked<T>(
     repo: &Repo,
     now: Timestamp,
-    f: impl FnOnce(&brain_core::LockedRepo<'_>) -> anyhow::Result<T>,
+    mut f: impl FnMut(&brain_core::LockedRepo<'_>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let locked = repo.lock()?;
-    for note in locked.recover(now)? {
-        eprintln!("brain: {note}");
+    overtaken_retry(|| {
+        let locked = repo.lock()?;
+        for note in locked.recover(now)? {
+            eprintln!("brain: {note}");
+        }
+        let out = f(&locked)?;
+        // Commits what is left, pushes it (with a remote), releases the lock, then makes the
+        // renames durable before anything is reported.
+        locked.finish()?;
+        Ok(out)
+    })
+}
+
+/// Runs a locked section again while another machine's push overtakes it (SPEC §4: on a
+/// rejected push brain fetches, checks the transition against the new tip and redoes it).
+/// Without a remote, `section` runs once.
+pub fn overtaken_retry<T>(mut section: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    const ATTEMPTS: u32 = 200;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match section() {
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<brain_core::Error>(),
+                    Some(brain_core::Error::Overtaken(_))
+                ) =>
+            {
+                if attempt == ATTEMPTS {
+                    return Err(brain_core::Error::Overtaken(attempt).into());
+                }
+                // A short, growing, random pause, so that machines that collided do not
+                // collide again in step.
+                use std::hash::{BuildHasher, Hasher};
+                let jitter = std::hash::RandomState::new().build_hasher().finish() % 20;
+                let pause = u64::from(attempt.min(10)) * 5 + jitter;
+                std::thread::sleep(std::time::Duration::from_millis(pause));
+            }
+            other => return other,
+        }
     }
-    let out = f(&locked)?;
-    // Commits what is left, releases the lock, then makes the renames durable before anything
-    // is reported.
-    locked.finish()?;
-    Ok(out)
 }
 
 /// Text from a flag, a file, or standard input (`-`).

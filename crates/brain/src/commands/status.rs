@@ -12,11 +12,14 @@ pub struct Args {
     /// Print the status as a JSON object.
     #[arg(long)]
     json: bool,
+    /// Do not ask the remote; count ahead/behind from the last fetch.
+    #[arg(long)]
+    offline: bool,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
-    let (status, problems) = brain_core::status::status(&repo, super::now()?)?;
+    let (status, problems) = brain_core::status::status(&repo, super::now()?, !args.offline)?;
     for p in &problems {
         output::warn(format_args!("skipped {p}"));
     }
@@ -53,6 +56,21 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         )?;
     }
     writeln!(out, "\nopen questions: {}", status.open_questions)?;
+    if let Some(r) = &status.remote {
+        let when = if r.fetched {
+            ""
+        } else {
+            " (as of the last fetch)"
+        };
+        writeln!(
+            out,
+            "remote {}/{}: {} ahead, {} behind{when}",
+            r.remote, r.branch, r.ahead, r.behind
+        )?;
+        if let Some(e) = &r.error {
+            writeln!(out, "  the remote could not be reached: {e}")?;
+        }
+    }
     if status.problems > 0 {
         writeln!(
             out,

@@ -9,4 +9,5 @@ mod init;
 mod lifecycle;
 mod list;
 mod races;
+mod remote;
 mod support;

@@ -106,6 +106,13 @@ impl Repo {
         }
     }
 
+    /// A clone of the git repository at `url` (a brain repo shared through a remote).
+    pub fn clone_of(url: &Path) -> Repo {
+        let r = Repo::empty();
+        r.git(&["clone", "-q", url.to_str().unwrap(), "."]);
+        r
+    }
+
     /// A new brain repo made by `brain init`.
     pub fn new() -> Repo {
         let r = Repo::empty();
