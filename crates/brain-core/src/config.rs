@@ -23,6 +23,50 @@ pub struct Config {
     pub agents: BTreeMap<String, AgentConfig>,
     #[serde(default)]
     pub git: GitConfig,
+    #[serde(default)]
+    pub run: RunConfig,
+}
+
+/// `[run]`: the scheduled run (`brain run`, `brain schedule`, `brain daemon`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The agent `brain run` runs when `--agent` is not given.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// How long an agent may work on a task whose file sets no `timeout` (`"2h"`).
+    #[serde(default = "default_run_timeout", deserialize_with = "duration")]
+    pub timeout: u64,
+    /// After the polite stop (SIGTERM), how long an agent has before it is killed (`"10s"`).
+    #[serde(default = "default_kill_grace", deserialize_with = "duration")]
+    pub kill_grace: u64,
+    /// When `brain daemon` (and the default of `brain schedule install`) runs, as a cron
+    /// expression in local time: minute hour day-of-month month day-of-week.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            agent: None,
+            timeout: default_run_timeout(),
+            kill_grace: default_kill_grace(),
+            schedule: default_schedule(),
+        }
+    }
+}
+
+fn default_run_timeout() -> u64 {
+    2 * 3600
+}
+
+fn default_kill_grace() -> u64 {
+    10
+}
+
+fn default_schedule() -> String {
+    "0 2 * * *".into()
 }
 
 /// `[git]`.
@@ -106,6 +150,13 @@ pub struct AgentConfig {
     /// The prompt file, relative to the repo.
     #[serde(default)]
     pub prompt: Option<String>,
+    /// `brain run` starts no new session for this agent once this many ran today (UTC).
+    #[serde(default)]
+    pub max_sessions_per_day: Option<u32>,
+    /// `brain run` starts no new session for this agent once its sessions used this many
+    /// tokens today (UTC; counted from what the agent reported, else estimated).
+    #[serde(default)]
+    pub max_tokens_per_day: Option<u64>,
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {

@@ -16,15 +16,18 @@ pub mod init;
 pub mod lifecycle;
 pub mod names;
 pub mod newtask;
+pub mod process;
 pub mod prompts;
 pub mod questions;
 pub mod remote;
 pub mod repo;
+pub mod report;
 
 pub mod status;
 pub mod task;
 pub mod templates;
 pub mod time;
+pub mod usage;
 
 pub use config::Config;
 pub use error::{Error, Result};

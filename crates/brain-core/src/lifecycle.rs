@@ -71,6 +71,15 @@ pub struct Claimed {
     pub title: String,
 }
 
+/// What an unattended run leaves out of its claims (see [`LockedRepo::claim_for`]).
+#[derive(Debug, Clone, Default)]
+pub struct Unattended {
+    /// Skip tasks marked `unattended: false`.
+    pub only: bool,
+    /// Skip these task ids.
+    pub skip: Vec<String>,
+}
+
 /// Why a pending task cannot be claimed now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]
@@ -83,6 +92,8 @@ pub enum Blocked {
     Approval,
     /// Not before this time.
     NotBefore { at: String },
+    /// Marked `unattended: false`, and the run is unattended.
+    Attended,
 }
 
 impl std::fmt::Display for Blocked {
@@ -94,6 +105,7 @@ impl std::fmt::Display for Blocked {
             Blocked::Dependency { id } => write!(f, "it depends on {id}, which is not completed"),
             Blocked::Approval => write!(f, "it waits for approval (`brain approve`)"),
             Blocked::NotBefore { at } => write!(f, "not before {at}"),
+            Blocked::Attended => write!(f, "marked `unattended: false`: it needs a person present"),
         }
     }
 }
@@ -343,6 +355,20 @@ impl LockedRepo<'_> {
         only: Option<&str>,
         now: Timestamp,
     ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
+        self.claim_for(queue, agent, extra_caps, only, &Unattended::default(), now)
+    }
+
+    /// [`LockedRepo::claim_from`] for an unattended run (`brain run`): skips tasks marked
+    /// `unattended: false`, and the tasks it names in `skip` (those it already tried).
+    pub fn claim_for(
+        &self,
+        queue: Option<crate::repo::Queue>,
+        agent: &str,
+        extra_caps: &[String],
+        only: Option<&str>,
+        filter: &Unattended,
+        now: Timestamp,
+    ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
         names::validate_agent(agent)?;
         let mut caps = self
             .config()
@@ -379,6 +405,13 @@ impl LockedRepo<'_> {
         };
         let mut why = None;
         for t in candidates {
+            if filter.skip.contains(&t.id) {
+                continue;
+            }
+            if filter.only && !t.meta.unattended {
+                why.get_or_insert(Blocked::Attended);
+                continue;
+            }
             let approved = answers.get(&t.id).copied() == Some(true);
             if let Some(b) = blocked(&t, &caps, &is_completed, approved, now) {
                 why.get_or_insert(b);
@@ -651,20 +684,31 @@ impl LockedRepo<'_> {
         result: &str,
         now: Timestamp,
     ) -> Result<std::result::Result<Moved, Lost>> {
+        self.done_with(id, who, result, &[], now)
+    }
+
+    /// [`LockedRepo::done`] with more `- key: value` lines in the `## Result` section (what
+    /// `brain run` learned about the session).
+    pub fn done_with(
+        &self,
+        id: &str,
+        who: &Claimant,
+        result: &str,
+        extra: &[(&str, String)],
+        now: Timestamp,
+    ) -> Result<std::result::Result<Moved, Lost>> {
         let mut f = match self.own_claim(id, who, "done", result, now)? {
             Ok(f) => f,
             Err(lost) => return Ok(Err(lost)),
         };
         let agent = f.task.claimant().unwrap_or_default();
-        f.doc.append_body(&section(
-            "Result",
-            &[
-                ("agent", agent.clone()),
-                ("finished", format_ts(now)),
-                ("attempt", f.task.meta.attempt.to_string()),
-            ],
-            result,
-        ));
+        let mut items = vec![
+            ("agent", agent.clone()),
+            ("finished", format_ts(now)),
+            ("attempt", f.task.meta.attempt.to_string()),
+        ];
+        items.extend(extra.iter().cloned());
+        f.doc.append_body(&section("Result", &items, result));
         f.set("status", FieldValue::Str("completed".into()))?;
         f.set_time("completed_at", now)?;
         let to = self.task_path(State::Completed, id, None);
@@ -690,6 +734,19 @@ impl LockedRepo<'_> {
         retry: bool,
         now: Timestamp,
     ) -> Result<std::result::Result<Moved, Lost>> {
+        self.fail_with(id, who, error, retry, &[], now)
+    }
+
+    /// [`LockedRepo::fail`] with more `- key: value` lines in the `## Failure` section.
+    pub fn fail_with(
+        &self,
+        id: &str,
+        who: &Claimant,
+        error: &str,
+        retry: bool,
+        extra: &[(&str, String)],
+        now: Timestamp,
+    ) -> Result<std::result::Result<Moved, Lost>> {
         let mut f = match self.own_claim(id, who, "fail", error, now)? {
             Ok(f) => f,
             Err(lost) => return Ok(Err(lost)),
@@ -698,16 +755,14 @@ impl LockedRepo<'_> {
         let max = f.task.max_attempts(self.config().queue.max_attempts);
         let attempt = f.task.meta.attempt;
         let again = retry && attempt < max;
-        f.doc.append_body(&section(
-            "Failure",
-            &[
-                ("agent", agent.clone()),
-                ("failed", format_ts(now)),
-                ("attempt", format!("{attempt} of {max}")),
-                ("next", next_step(again)),
-            ],
-            error,
-        ));
+        let mut items = vec![
+            ("agent", agent.clone()),
+            ("failed", format_ts(now)),
+            ("attempt", format!("{attempt} of {max}")),
+            ("next", next_step(again)),
+        ];
+        items.extend(extra.iter().cloned());
+        f.doc.append_body(&section("Failure", &items, error));
         let to = if again {
             self.return_to_pending(&mut f)?
         } else {
@@ -856,11 +911,32 @@ impl LockedRepo<'_> {
 
 /// Late results and errors kept for task `id` (`tasks/late/<id>@…`).
 pub fn late_files(root: &Path, id: &str) -> Result<Vec<PathBuf>> {
-    let dir = root.join(LATE_DIR);
-    let read = match fs::read_dir(&dir) {
+    files_of(&root.join(LATE_DIR), id)
+}
+
+/// Where `brain run` keeps each attempt's output, `<id>@<epoch>.log`, under the repo.
+pub const OUTPUTS_DIR: &str = "logs/runs";
+
+/// The output files of task `id`'s attempts under `brain run`, oldest first.
+pub fn output_files(root: &Path, id: &str) -> Result<Vec<PathBuf>> {
+    let mut v = files_of(&root.join(OUTPUTS_DIR), id)?;
+    // By epoch, as a number (`@10` after `@9`).
+    v.sort_by_key(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit_once('@'))
+            .and_then(|(_, e)| e.split('.').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
+    Ok(v)
+}
+
+/// The files in `dir` named `<id>@…`, sorted by name.
+fn files_of(dir: &Path, id: &str) -> Result<Vec<PathBuf>> {
+    let read = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("reading folder", &dir, e)),
+        Err(e) => return Err(Error::io("reading folder", dir, e)),
     };
     let prefix = format!("{id}@");
     let mut out: Vec<PathBuf> = read

@@ -217,8 +217,15 @@ impl LockedRepo<'_> {
                 }
             }
         }
-        git.restore(&paths)?;
+        // Logs are only ever added to, and what an agent printed must not be lost: they stay,
+        // and the next commit takes them in.
+        let (logs, undo): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.into_iter().partition(|p| p.starts_with("logs"));
+        git.restore(&undo)?;
         let _ = fs::remove_file(&list);
+        for p in &logs {
+            self.touch(&self.root().join(p));
+        }
         self.forget_active();
         Ok(())
     }

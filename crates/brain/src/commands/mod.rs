@@ -22,6 +22,7 @@ mod list;
 mod questions;
 mod reclaim;
 mod release;
+mod run;
 mod show;
 mod status;
 mod sync;
@@ -68,6 +69,7 @@ pub enum Command {
     Fail(fail::Args),
     Release(release::Args),
     Reclaim(reclaim::Args),
+    Run(run::Args),
     Ask(ask::Args),
     Answer(answer::Args),
     Questions(questions::Args),
@@ -93,6 +95,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Fail(a) => fail::run(a, ctx),
         Command::Release(a) => release::run(a, ctx),
         Command::Reclaim(a) => reclaim::run(a, ctx),
+        Command::Run(a) => run::run(a, ctx),
         Command::Ask(a) => ask::run(a, ctx),
         Command::Answer(a) => answer::run(a, ctx),
         Command::Questions(a) => questions::run(a, ctx),

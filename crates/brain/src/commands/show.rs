@@ -27,6 +27,8 @@ struct Shown<'a> {
     body: &'a str,
     /// Results and errors that arrived after the claim that carried them was lost.
     late: Vec<std::path::PathBuf>,
+    /// What the agent printed in each attempt under `brain run`, oldest first.
+    outputs: Vec<std::path::PathBuf>,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
@@ -35,12 +37,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let file = repo.read(&entry)?;
     let t = &file.task;
     let late = brain_core::lifecycle::late_files(repo.root(), &t.id)?;
+    let outputs = brain_core::lifecycle::output_files(repo.root(), &t.id)?;
     if args.json {
         return output::json(&Shown {
             item: Item::from(t),
             meta: &t.meta,
             body: file.doc.body(),
             late,
+            outputs,
         });
     }
     let mut out = output::stdout();
@@ -61,6 +65,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "late:      {} (sent after its claim was lost)",
             l.display()
         )?;
+    }
+    for o in &outputs {
+        writeln!(out, "output:    {} (what the agent printed)", o.display())?;
     }
     writeln!(out)?;
     out.write_all(file.doc.text().as_bytes())?;

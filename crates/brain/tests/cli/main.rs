@@ -10,4 +10,6 @@ mod lifecycle;
 mod list;
 mod races;
 mod remote;
+#[cfg(target_os = "linux")] // agents are sh scripts; process checks read /proc
+mod run;
 mod support;
