@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """brain's speed figures: list, add, show, claim and done on repos of 10,000 and 100,000 tasks,
-the throughput of 16 claimers, a claim with its commit, and 8 claimers sharing a git remote.
+the throughput of 16 claimers, a claim with its commit, 8 claimers sharing a git remote, and
+brain run with a trivial agent.
 
 Builds the release binary, fills temporary brain repos with task files in the seed's shape, and
 prints the median wall time of each command over several runs with a warm cache, next to its
@@ -100,6 +101,13 @@ def main():
                              check=True, capture_output=True, text=True, env=dict(os.environ, BRAIN=BRAIN)).stdout
         secs = float(out.split("drained in ")[1].split(" s")[0])
         rows.append(("8 claimers, 4 clones, 200 tasks, via a remote", secs * 1000, 60_000))
+        # brain run with a trivial agent (`true`), no git: tasks per second (issue 5).
+        repo = make_repo(base, 500)
+        with open(os.path.join(repo, "brain.toml"), "a") as f:
+            f.write('\n[agents.bench]\ncommand = ["true"]\ncapabilities = ["code_execution", "file_access"]\n')
+        t = time.perf_counter()
+        sh(BRAIN, "--repo", repo, "run", "--agent", "bench", stderr=subprocess.DEVNULL)
+        rows.append(("brain run, trivial agent, 500 tasks (tasks/s)", 500 / (time.perf_counter() - t), -100))
         # 16 claimer processes drain 2,000 tasks through the library (the queue's own rate).
         out = subprocess.run(["cargo", "bench", "--locked", "-q", "-p", "brain-core", "--bench", "claimers", "--", "2000", "16"],
                              cwd=ROOT, check=True, capture_output=True, text=True).stdout

@@ -247,9 +247,13 @@ max_attempts = 3
 capabilities = ["code_execution", "file_access"]
 command = ["claude", "-p", "{prompt}", "--output-format", "json"]
 prompt = "agents/overnight.md"
+# brain run starts no new session for this agent once a limit is reached today (UTC):
+# max_sessions_per_day = 20
+# max_tokens_per_day = 5000000
 
 # [agents.claude-desktop]
 # capabilities = ["file_access"]
+
 
 [git]
 # Commit every transition (claim, done, ...) with exactly the files it touched.
@@ -262,6 +266,17 @@ heartbeat_every = "10m"
 # remote = "origin"
 # The branch on the remote (default: the branch checked out here).
 # branch = "main"
+
+# The scheduled run: `brain run`, `brain schedule install`, `brain daemon`.
+# [run]
+# The agent `brain run` runs when --agent is not given.
+# agent = "claude-code"
+# How long an agent may work on a task whose file sets no `timeout`.
+# timeout = "2h"
+# After the polite stop (SIGTERM), how long before the agent's processes are killed.
+# kill_grace = "10s"
+# When `brain daemon` runs `brain run` (cron: minute hour day month weekday, local time).
+# schedule = "0 2 * * *"
 "#;
 
 #[cfg(test)]

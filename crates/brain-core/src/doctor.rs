@@ -115,7 +115,7 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
         .filter(|q| q.kind == crate::prompts::Kind::Approval)
         .filter_map(|q| q.task)
         .collect();
-    for (rel, content) in init::skeleton() {
+    for (rel, content) in init::skeleton(false) {
         let path = root.join(&rel);
         if fs::symlink_metadata(&path).is_ok() {
             continue;

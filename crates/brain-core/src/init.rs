@@ -31,29 +31,75 @@ pub struct InitReport {
     pub git_missing: bool,
 }
 
-/// The files of a new brain repo, relative to its root.
-pub fn skeleton() -> Vec<(PathBuf, &'static str)> {
-    let mut files: Vec<(PathBuf, &'static str)> = vec![(CONFIG_FILE.into(), DEFAULT_CONFIG)];
+/// The files of a new brain repo, relative to its root. With `example`, `brain.toml` also gets
+/// the example agent (and `[run] agent`), whose scripts are added to `agents/`.
+pub fn skeleton(example: bool) -> Vec<(PathBuf, std::borrow::Cow<'static, str>)> {
+    let config = if example {
+        let agent = if on_path("claude") {
+            "claude-code"
+        } else {
+            "example-agent"
+        };
+        format!("{DEFAULT_CONFIG}{}", templates::example_config(agent)).into()
+    } else {
+        DEFAULT_CONFIG.into()
+    };
+    let mut files: Vec<(PathBuf, std::borrow::Cow<'static, str>)> =
+        vec![(CONFIG_FILE.into(), config)];
+    if example {
+        files.push((
+            "agents/example-agent.sh".into(),
+            templates::EXAMPLE_AGENT_SH.into(),
+        ));
+        files.push((
+            "agents/example-agent.ps1".into(),
+            templates::EXAMPLE_AGENT_PS1.into(),
+        ));
+    }
     for s in State::ALL {
-        files.push((Path::new("tasks").join(s.as_str()).join(".gitkeep"), ""));
+        files.push((
+            Path::new("tasks").join(s.as_str()).join(".gitkeep"),
+            "".into(),
+        ));
     }
     files.extend([
         (
             PathBuf::from("agents/overnight.md"),
-            templates::OVERNIGHT_PROMPT,
+            templates::OVERNIGHT_PROMPT.into(),
         ),
         (
             "context/active-agent.md".into(),
-            templates::ACTIVE_AGENT_HEADER,
+            templates::ACTIVE_AGENT_HEADER.into(),
         ),
-        ("context/handoff.md".into(), templates::HANDOFF),
-        ("context/usage.md".into(), templates::USAGE),
-        ("prompts/pending.md".into(), templates::PROMPTS_PENDING),
-        ("prompts/answered.md".into(), templates::PROMPTS_ANSWERED),
-        ("logs/.gitkeep".into(), ""),
-        (".gitignore".into(), templates::GITIGNORE),
+        ("context/handoff.md".into(), templates::HANDOFF.into()),
+        ("context/usage.md".into(), templates::USAGE.into()),
+        (
+            "prompts/pending.md".into(),
+            templates::PROMPTS_PENDING.into(),
+        ),
+        (
+            "prompts/answered.md".into(),
+            templates::PROMPTS_ANSWERED.into(),
+        ),
+        ("logs/.gitkeep".into(), "".into()),
+        (".gitignore".into(), templates::GITIGNORE.into()),
     ]);
     files
+}
+
+/// Whether `program` is an executable on PATH.
+fn on_path(program: &str) -> bool {
+    let names: Vec<String> = if cfg!(windows) {
+        ["exe", "cmd", "bat"]
+            .iter()
+            .map(|e| format!("{program}.{e}"))
+            .collect()
+    } else {
+        vec![program.to_string()]
+    };
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
+    })
 }
 
 /// Creates (or completes) the brain repo in `dir`.
@@ -70,7 +116,7 @@ pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
     if !local_ignore.exists() {
         fsutil::write_atomic(&local_ignore, templates::LOCAL_GITIGNORE.as_bytes())?;
     }
-    for (rel, content) in skeleton() {
+    for (rel, content) in skeleton(example) {
         let path = root.join(&rel);
         if fs::symlink_metadata(&path).is_ok() {
             continue;

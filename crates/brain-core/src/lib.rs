@@ -22,6 +22,7 @@ pub mod questions;
 pub mod remote;
 pub mod repo;
 pub mod report;
+pub mod schedule;
 
 pub mod status;
 pub mod task;

@@ -70,3 +70,38 @@ pub const GITIGNORE: &str = "# brain's files for this machine only (lock, scratc
 /// `.brain/.gitignore`: the folder ignores itself, so brain never needs to edit a user's
 /// `.gitignore`.
 pub const LOCAL_GITIGNORE: &str = "*\n";
+
+/// The example agent `brain init --example` puts in `agents/` (a POSIX shell script).
+pub const EXAMPLE_AGENT_SH: &str = include_str!("../../../examples/agents/example-agent.sh");
+
+/// The example agent for Windows (PowerShell).
+pub const EXAMPLE_AGENT_PS1: &str = include_str!("../../../examples/agents/example-agent.ps1");
+
+/// What `brain init --example` adds to `brain.toml`: the example agent, and `[run] agent`
+/// set to `default_agent`.
+pub fn example_config(default_agent: &str) -> String {
+    let command = if cfg!(windows) {
+        r#"["powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", "agents/example-agent.ps1", "{prompt_file}"]"#
+    } else {
+        r#"["sh", "agents/example-agent.sh", "{prompt_file}"]"#
+    };
+    format!(
+        "
+# The EXAMPLE agent that `brain init --example` added: a small script in agents/ that reads its
+# prompt and reports what it saw, so that `brain run` can be tried before a real agent is set
+# up. Delete this table (and the script) once you have one.
+[agents.example-agent]
+capabilities = [\"code_execution\", \"file_access\"]
+command = {command}
+
+[run]
+# The agent `brain run` runs when --agent is not given ({why}).
+agent = \"{default_agent}\"
+",
+        why = if default_agent == "claude-code" {
+            "Claude Code was found on PATH when this repo was made"
+        } else {
+            "Claude Code was not found on PATH when this repo was made; set \"claude-code\" once it is"
+        }
+    )
+}

@@ -52,6 +52,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         (None, true) => eprintln!("git is not installed, so nothing was committed."),
         (None, false) => {}
     }
-    eprintln!("Next: `brain add \"a task\"`, then `brain list`.");
+    if report.example.is_some() {
+        eprintln!(
+            "Next: `brain --repo {root} run` runs the example task with the agent set under [run] in brain.toml."
+        );
+    } else {
+        eprintln!("Next: `brain add \"a task\"`, then `brain list`.");
+    }
     Ok(())
 }

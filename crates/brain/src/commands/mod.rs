@@ -11,6 +11,7 @@ mod answer;
 mod approve;
 mod ask;
 mod claim;
+mod daemon;
 mod deny;
 mod doctor;
 mod done;
@@ -23,6 +24,7 @@ mod questions;
 mod reclaim;
 mod release;
 mod run;
+mod schedule;
 mod show;
 mod status;
 mod sync;
@@ -70,6 +72,8 @@ pub enum Command {
     Release(release::Args),
     Reclaim(reclaim::Args),
     Run(run::Args),
+    Daemon(daemon::Args),
+    Schedule(schedule::Args),
     Ask(ask::Args),
     Answer(answer::Args),
     Questions(questions::Args),
@@ -96,6 +100,8 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Release(a) => release::run(a, ctx),
         Command::Reclaim(a) => reclaim::run(a, ctx),
         Command::Run(a) => run::run(a, ctx),
+        Command::Daemon(a) => daemon::run(a, ctx),
+        Command::Schedule(a) => schedule::run(a, ctx),
         Command::Ask(a) => ask::run(a, ctx),
         Command::Answer(a) => answer::run(a, ctx),
         Command::Questions(a) => questions::run(a, ctx),

@@ -12,4 +12,6 @@ mod races;
 mod remote;
 #[cfg(target_os = "linux")] // agents are sh scripts; process checks read /proc
 mod run;
+#[cfg(unix)] // the stand-ins for systemctl and crontab are sh scripts
+mod schedule;
 mod support;

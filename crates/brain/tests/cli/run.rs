@@ -371,3 +371,78 @@ fn an_agent_that_cannot_start_stops_the_run_and_gives_the_task_back() {
     let err = r.brain(&["run", "--agent", "nobody"]).fails(1);
     assert!(err.contains("no [agents.nobody]"), "{err}");
 }
+
+/// The README's main job: `brain init DIR --example && brain --repo DIR run`.
+fn main_job(path_prefix: Option<&std::path::Path>) -> Repo {
+    let r = Repo::empty();
+    let path = match path_prefix {
+        Some(p) => format!("{}:{}", p.display(), std::env::var("PATH").unwrap()),
+        None => std::env::var("PATH").unwrap(),
+    };
+    let run = |args: &[&str]| {
+        let out = r.cmd().env("PATH", &path).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "brain {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["init", r.root.to_str().unwrap(), "--example"]);
+    run(&["--repo", r.root.to_str().unwrap(), "run"]);
+    r
+}
+
+#[test]
+fn the_main_job_runs_end_to_end_with_the_example_agent_when_claude_is_not_installed() {
+    let r = main_job(None);
+    assert!(r.read("brain.toml").contains("agent = \"example-agent\""));
+    let done = r.tasks_in("completed");
+    assert_eq!(done.len(), 1, "{:?}", r.tasks_in("pending"));
+    let text = r.read(&format!("tasks/completed/{}", done[0]));
+    assert!(text.contains("Example agent: received task"), "{text}");
+    assert!(
+        text.contains("(\"Analyze vault folder structure\")"),
+        "{text}"
+    );
+    assert!(overnight_log(&r).contains("1 finished"));
+    // Everything the run did is committed.
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn the_main_job_uses_claude_code_when_it_is_installed() {
+    // A stand-in `claude` that prints what `claude -p ... --output-format json` prints.
+    let bin = tempfile::tempdir().unwrap();
+    let claude = bin.path().join("claude");
+    std::fs::copy(agent_script("claude-json.sh"), &claude).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = main_job(Some(bin.path()));
+    assert!(r.read("brain.toml").contains("agent = \"claude-code\""));
+    let done = r.tasks_in("completed");
+    assert_eq!(done.len(), 1);
+    let text = r.read(&format!("tasks/completed/{}", done[0]));
+    assert!(text.contains("- agent: claude-code"), "{text}");
+    assert!(text.contains("Summarized the vault"), "{text}");
+}
+
+#[test]
+fn the_daemon_runs_brain_run_on_its_schedule() {
+    let r = repo_with_agent("tester", "writes-result.sh", &["{prompt_file}"], "");
+    let id = r.add(&["on schedule"]);
+    // Every second (croner takes an optional seconds field), once.
+    r.brain(&[
+        "daemon",
+        "--agent",
+        "tester",
+        "--schedule",
+        "* * * * * *",
+        "--once",
+    ])
+    .ok();
+    assert_eq!(r.where_is(&id), [format!("completed/{id}.md")]);
+    let err = r
+        .brain(&["daemon", "--agent", "tester", "--schedule", "61 * * * *"])
+        .fails(1);
+    assert!(err.contains("is not a cron expression"), "{err}");
+}
