@@ -33,11 +33,17 @@ fn worker(root: &Path, agent: &str) -> usize {
             agent: Some(agent.into()),
             token: Some(Token::parse(&c.token).expect("token")),
         };
+        // As `brain done` does: the finished file is written and fsynced before the lock.
+        let now = Timestamp::now();
+        let prepared = repo
+            .prepare_done(&c.id, &who, "done", &[], now)
+            .expect("prepare");
         let locked = repo.lock().expect("lock");
         locked.recover(now).expect("recover");
-        let done = locked
-            .done(&c.id, &who, "done", Timestamp::now())
-            .expect("done");
+        if let Some(p) = prepared {
+            locked.offer(p);
+        }
+        let done = locked.done(&c.id, &who, "done", now).expect("done");
         assert!(done.is_ok(), "claim {} lost", c.token);
         locked.finish().expect("sync");
     }

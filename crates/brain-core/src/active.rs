@@ -44,7 +44,8 @@ pub fn update(repo: &LockedRepo<'_>) -> Result<()> {
             std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("creating", dir, e))?;
         }
         // Derived from tasks/active/ and rewritten by every transition: atomic, not fsynced.
-        fsutil::write_atomic_nosync(&path, text.as_bytes())?;
+        let spare = repo.local_dir().join("active-agent.spare");
+        fsutil::rewrite_with_spare(&path, &spare, text.as_bytes())?;
         repo.touch(&path);
     }
     Ok(())

@@ -66,6 +66,29 @@ pub fn write_atomic_nosync(target: &Path, data: &[u8]) -> Result<()> {
     res.at("writing", target)
 }
 
+/// [`write_atomic_nosync`] for a file that is rewritten over and over while the queue lock is
+/// held (`context/active-agent.md`), reusing one spare file (`spare`, on the same file system)
+/// instead of making and deleting a file each time: the new text goes into the spare, and the
+/// two are swapped with one atomic `renameat2(RENAME_EXCHANGE)`, so the old text becomes the
+/// next spare. Creating and deleting files is what costs most on a busy queue. Readers see the
+/// old file or the new one, as with a rename; one that still holds the old file open while the
+/// next rewrite reuses it may read that rewrite, which is fine for a derived summary but is why
+/// task files are never written this way. Elsewhere, and whenever the swap is refused, it is a
+/// plain [`write_atomic_nosync`].
+pub fn rewrite_with_spare(target: &Path, spare: &Path, data: &[u8]) -> Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        if fs::write(spare, data).is_ok()
+            && renameat_with(CWD, spare, CWD, target, RenameFlags::EXCHANGE).is_ok()
+        {
+            return Ok(());
+        }
+    }
+    let _ = spare;
+    write_atomic_nosync(target, data)
+}
+
 /// Creates `target` with `data` atomically, failing with `AlreadyExists` if it exists.
 pub fn create_atomic(target: &Path, data: &[u8]) -> Result<()> {
     let tmp = write_tmp(target, data)?;

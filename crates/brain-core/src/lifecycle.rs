@@ -204,6 +204,57 @@ pub fn blocked(
     None
 }
 
+/// What `done` does to the task file: the `## Result` section, `status`, `completed_at`.
+/// Returns the agent.
+fn done_edit(
+    f: &mut TaskFile,
+    result: &str,
+    extra: &[(&str, String)],
+    now: Timestamp,
+) -> Result<String> {
+    let agent = f.task.claimant().unwrap_or_default();
+    let mut items = vec![
+        ("agent", agent.clone()),
+        ("finished", format_ts(now)),
+        ("attempt", f.task.meta.attempt.to_string()),
+    ];
+    items.extend(extra.iter().cloned());
+    f.doc.append_body(&section("Result", &items, result));
+    f.set("status", FieldValue::Str("completed".into()))?;
+    f.set_time("completed_at", now)?;
+    Ok(agent)
+}
+
+impl crate::repo::Repo {
+    /// Writes, before the lock, what `done` of task `id` is expected to write (see
+    /// [`crate::repo::Prepared`]); hand it to [`LockedRepo::offer`]. `None` when the task is not
+    /// claimed as far as can be seen now (the locked `done` says why).
+    pub fn prepare_done(
+        &self,
+        id: &str,
+        who: &Claimant,
+        result: &str,
+        extra: &[(&str, String)],
+        now: Timestamp,
+    ) -> Result<Option<crate::repo::Prepared>> {
+        let Some(entry) = self
+            .locate(id)?
+            .into_iter()
+            .find(|e| e.state == State::Active)
+        else {
+            return Ok(None);
+        };
+        if who.agent.is_some() && entry.agent != who.agent {
+            return Ok(None);
+        }
+        let mut f = self.read(&entry)?;
+        done_edit(&mut f, result, extra, now)?;
+        Ok(Some(
+            self.prepare(&entry.path, f.doc.text().as_bytes().to_vec())?,
+        ))
+    }
+}
+
 /// The `- next:` line of a failure or a reclaim.
 fn next_step(again: bool) -> String {
     if again {
@@ -701,16 +752,7 @@ impl LockedRepo<'_> {
             Ok(f) => f,
             Err(lost) => return Ok(Err(lost)),
         };
-        let agent = f.task.claimant().unwrap_or_default();
-        let mut items = vec![
-            ("agent", agent.clone()),
-            ("finished", format_ts(now)),
-            ("attempt", f.task.meta.attempt.to_string()),
-        ];
-        items.extend(extra.iter().cloned());
-        f.doc.append_body(&section("Result", &items, result));
-        f.set("status", FieldValue::Str("completed".into()))?;
-        f.set_time("completed_at", now)?;
+        let agent = done_edit(&mut f, result, extra, now)?;
         let to = self.task_path(State::Completed, id, None);
         self.write_and_move(&f, &to)?;
         self.commit_point(&format!(

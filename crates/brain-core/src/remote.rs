@@ -156,7 +156,27 @@ impl LockedRepo<'_> {
             _ => return Ok(()),
         };
         let git = self.git_or_err()?;
-        match git.push(&remote, &branch) {
+        let (base, last) = match self.remote.borrow().as_ref() {
+            Some(s) => (s.base.clone(), s.own.last().cloned().unwrap_or_default()),
+            None => return Ok(()),
+        };
+        let pushed = match git.push(&remote, &branch) {
+            // A push that failed in a way its output does not make clear (two pushes racing on
+            // the remote can fail with other messages than "rejected"): ask the remote what
+            // happened. It took our commits, it moved on without them, or it did not move.
+            Err(Error::Remote { message, .. }) => match git.fetch(&remote, &branch) {
+                Ok(Some(tip)) if git.is_ancestor(&last, &tip).unwrap_or(false) => {
+                    Ok(Push::Accepted)
+                }
+                Ok(Some(tip)) if tip != base => Ok(Push::Rejected),
+                _ => Err(Error::Remote {
+                    remote: remote.clone(),
+                    message,
+                }),
+            },
+            other => other,
+        };
+        match pushed {
             Ok(Push::Accepted) => {
                 if let Some(s) = self.remote.borrow_mut().as_mut() {
                     s.own.clear();

@@ -268,6 +268,16 @@ impl Repo {
             .as_ref()
     }
 
+    /// Writes `data` for `target` ahead of a transition (see [`Prepared`]).
+    pub fn prepare(&self, target: &Path, data: Vec<u8>) -> Result<Prepared> {
+        let tmp = fsutil::write_tmp(target, &data)?;
+        Ok(Prepared {
+            target: target.to_path_buf(),
+            data,
+            tmp: Some(tmp),
+        })
+    }
+
     /// The remote that arbitrates the queue (`[git] remote`), when commits are on.
     pub fn remote(&self) -> Option<&str> {
         self.git()?;
@@ -603,6 +613,7 @@ impl Repo {
             touched: std::cell::RefCell::new(Vec::new()),
             active: std::cell::RefCell::new(None),
             remote: std::cell::RefCell::new(None),
+            prepared: std::cell::RefCell::new(Vec::new()),
         };
         // With a remote, the queue is first brought to the remote's tip (see `remote.rs`).
         if let Some(remote) = self.remote().filter(|_| catch_up) {
@@ -688,6 +699,28 @@ pub struct LockedRepo<'a> {
     active: std::cell::RefCell<Option<Vec<Task>>>,
     /// With a remote: where this section started and the commits it made, not yet pushed.
     pub(crate) remote: std::cell::RefCell<Option<crate::remote::Section>>,
+    /// Files written and fsynced before the lock was taken (see [`Prepared`]).
+    prepared: std::cell::RefCell<Vec<Prepared>>,
+}
+
+/// A file's next content, written to a temporary file and fsynced *before* the queue lock is
+/// taken, so that the transition under the lock only renames it into place. It is used only if
+/// the transition, computed under the lock as always, writes exactly these bytes to exactly
+/// this path; otherwise it is thrown away. This takes an fsync out of the lock without
+/// trusting anything read outside it.
+#[derive(Debug)]
+pub struct Prepared {
+    target: PathBuf,
+    data: Vec<u8>,
+    tmp: Option<PathBuf>,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
 }
 
 impl std::ops::Deref for LockedRepo<'_> {
@@ -715,6 +748,11 @@ impl LockedRepo<'_> {
         self.commit_point("brain: update the queue")?;
         self.publish()?;
         self.sync_deferred()
+    }
+
+    /// Hands a file prepared before the lock to this transition (see [`Prepared`]).
+    pub fn offer(&self, prepared: Prepared) {
+        self.prepared.borrow_mut().push(prepared);
     }
 
     /// Records that `path` changed, for the next commit. The path is also appended to
@@ -835,7 +873,17 @@ impl LockedRepo<'_> {
     /// [`LockedRepo::replace_file`] without recording the change for the next commit (for
     /// heartbeats between their rate-limited commits).
     pub fn replace_untracked(&self, target: &Path, data: &[u8]) -> Result<()> {
-        let tmp = fsutil::write_tmp(target, data)?;
+        let ready = {
+            let mut prepared = self.prepared.borrow_mut();
+            prepared
+                .iter()
+                .position(|p| p.target == target && p.data == data)
+                .and_then(|i| prepared.swap_remove(i).tmp.take())
+        };
+        let tmp = match ready {
+            Some(tmp) => tmp,
+            None => fsutil::write_tmp(target, data)?,
+        };
         if let Err(e) = fs::rename(&tmp, target) {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io("replacing", target, e));
