@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use super::{Context, locked, now};
 use crate::output;
 
-/// Hand each eligible task to an agent, one after another, and record what happened.
+/// Hand each eligible task to an agent, watch it, and record what happened (the overnight run).
 ///
 /// Reclaims stale claims, then, while AGENT has eligible tasks (not marked `unattended: false`)
 /// and its usage limits allow: claims the best one, builds the prompt (the agent's prompt file,
@@ -399,6 +399,56 @@ impl Runner<'_> {
         }
         let (tx, rx) = mpsc::channel::<Exited>();
         let mut running: Vec<Slot> = Vec::new();
+        let result = self.drive(args, &tx, &rx, &mut running, grace, beat_every);
+        if result.is_err() {
+            // Whatever went wrong, no agent is left running and no task stays claimed.
+            self.abort(running, grace);
+        }
+        result
+    }
+
+    /// Stops every running agent (politely, then for good after `grace`) and releases its task.
+    fn abort(&mut self, running: Vec<Slot>, grace: Duration) {
+        for s in &running {
+            s.tree.stop_politely();
+        }
+        let until = Instant::now() + grace;
+        while running.iter().any(|s| s.tree.alive()) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for s in running {
+            s.tree.kill();
+            let Ok(who) = self.claimant(&s.claim) else {
+                continue;
+            };
+            let id = s.claim.id.clone();
+            let released =
+                now().and_then(|now| locked(self.repo, now, |l| Ok(l.release(&id, &who, now)?)));
+            let what = match released {
+                Ok(Ok(_)) => "released back to pending".to_string(),
+                Ok(Err(lost)) => format!("not ours any more: {}", lost.reason),
+                Err(e) => {
+                    format!("could not be released ({e:#}); the next run reclaims it once stale")
+                }
+            };
+            self.tally.interrupted += 1;
+            let _ = self.log.line(&format!(
+                "{} {id} stopped because the run failed: {what}",
+                stamp().unwrap_or_default()
+            ));
+        }
+    }
+
+    /// The run's loop: start agents while there are slots and tasks, and watch them.
+    fn drive(
+        &mut self,
+        args: &Args,
+        tx: &mpsc::Sender<Exited>,
+        rx: &mpsc::Receiver<Exited>,
+        running: &mut Vec<Slot>,
+        grace: Duration,
+        beat_every: Duration,
+    ) -> anyhow::Result<()> {
         let mut no_more = false;
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
@@ -408,7 +458,7 @@ impl Runner<'_> {
                 && running.len() < usize::from(args.parallel)
                 && args.max_tasks.is_none_or(|m| self.tally.started < m)
             {
-                match self.start_one(&tx, beat_every)? {
+                match self.start_one(tx, beat_every)? {
                     Some(slot) => running.push(slot),
                     None => no_more = true,
                 }
@@ -440,7 +490,7 @@ impl Runner<'_> {
             }
             let now_i = Instant::now();
             let interrupted = self.stop.load(Ordering::SeqCst);
-            for s in &mut running {
+            for s in running.iter_mut() {
                 match s.stopping {
                     Some((at, _)) if now_i >= at + grace => s.tree.kill(),
                     Some(_) => {}
@@ -502,6 +552,55 @@ impl Runner<'_> {
         };
         self.tried.push(claim.id.clone());
         self.tally.started += 1;
+        self.log.line(&format!(
+            "{} claimed {} (attempt {}): {}",
+            stamp()?,
+            claim.id,
+            claim.attempt,
+            claim.title
+        ))?;
+        let (mut child, tree, output, prompt_chars, timeout) = match self.launch(&claim) {
+            Ok(launched) => launched,
+            Err(e) => {
+                // Nothing ran: give the task back (the attempt does not count) and stop the
+                // run, since the next task would meet the same problem.
+                let who = self.claimant(&claim)?;
+                let id = claim.id.clone();
+                // Lost meanwhile is fine too: either way the task is not ours to run.
+                let _ = locked(self.repo, now, |l| Ok(l.release(&id, &who, now)?))?;
+                self.log
+                    .line(&format!("{} {e:#}; {} released", stamp()?, claim.id))?;
+                return Err(e);
+            }
+        };
+        let token = claim.token.clone();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let _ = tx.send((token, status));
+        });
+        let started = Instant::now();
+        Ok(Some(Slot {
+            claim,
+            tree,
+            started,
+            started_at: now,
+            deadline: started + Duration::from_secs(timeout),
+            timeout,
+            next_heartbeat: started + beat_every,
+            stopping: None,
+            output,
+            prompt_chars,
+        }))
+    }
+
+    /// Builds the prompt and the output file for `claim` and starts the agent on it.
+    #[allow(clippy::type_complexity)]
+    fn launch(
+        &self,
+        claim: &Claimed,
+    ) -> anyhow::Result<(std::process::Child, Tree, PathBuf, usize, u64)> {
+        let agent = self.agent;
         let task = self.repo.read(&brain_core::Entry {
             id: claim.id.clone(),
             state: State::Active,
@@ -546,47 +645,13 @@ impl Runner<'_> {
             .stdin(std::process::Stdio::null())
             .stdout(out_file)
             .stderr(err_file);
-        self.log.line(&format!(
-            "{} claimed {} (attempt {}): {}",
-            stamp()?,
-            claim.id,
-            claim.attempt,
-            claim.title
-        ))?;
-        let (mut child, tree) = match process::spawn(cmd) {
-            Ok(started) => started,
-            Err(e) => {
-                // The agent cannot be started at all: a configuration problem, not the
-                // task's. Give the task back and stop the run.
-                let why = format!("cannot start `{}` for {agent}: {e}", argv[0]);
-                let who = self.claimant(&claim)?;
-                let id = claim.id.clone();
-                // Lost meanwhile is fine too: either way the task is not ours to run.
-                let _ = locked(self.repo, now, |l| Ok(l.release(&id, &who, now)?))?;
-                self.log
-                    .line(&format!("{} {why}; {} released", stamp()?, claim.id))?;
-                bail!("{why}; check `command` under [agents.{agent}] in brain.toml");
-            }
-        };
-        let token = claim.token.clone();
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let status = child.wait();
-            let _ = tx.send((token, status));
-        });
-        let started = Instant::now();
-        Ok(Some(Slot {
-            claim,
-            tree,
-            started,
-            started_at: now,
-            deadline: started + Duration::from_secs(timeout),
-            timeout,
-            next_heartbeat: started + beat_every,
-            stopping: None,
-            output,
-            prompt_chars: text.chars().count(),
-        }))
+        let (child, tree) = process::spawn(cmd).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start `{}` for {agent}: {e}; check `command` under [agents.{agent}] in brain.toml",
+                argv[0]
+            )
+        })?;
+        Ok((child, tree, output, text.chars().count(), timeout))
     }
 
     fn claimant(&self, claim: &Claimed) -> anyhow::Result<Claimant> {
