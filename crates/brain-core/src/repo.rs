@@ -592,9 +592,10 @@ impl Repo {
         self.lock_with(true)
     }
 
-    /// [`Repo::lock`] without catching up with the remote, for a caller that only reads and
-    /// must work offline (`brain doctor` without `--fix`). Whatever it changes is still
-    /// committed, but not pushed.
+    /// [`Repo::lock`] for a caller that only reads and must work offline (`brain doctor`
+    /// without `--fix`, `brain run --dry-run`): no catching up with the remote, and no commit
+    /// (not even of `context/active-agent.md`), since a commit that is never pushed would make
+    /// this copy diverge from the remote.
     pub fn lock_offline(&self) -> Result<LockedRepo<'_>> {
         self.lock_with(false)
     }
@@ -614,6 +615,7 @@ impl Repo {
             active: std::cell::RefCell::new(None),
             remote: std::cell::RefCell::new(None),
             prepared: std::cell::RefCell::new(Vec::new()),
+            read_only: !catch_up,
         };
         // With a remote, the queue is first brought to the remote's tip (see `remote.rs`).
         if let Some(remote) = self.remote().filter(|_| catch_up) {
@@ -701,6 +703,8 @@ pub struct LockedRepo<'a> {
     pub(crate) remote: std::cell::RefCell<Option<crate::remote::Section>>,
     /// Files written and fsynced before the lock was taken (see [`Prepared`]).
     prepared: std::cell::RefCell<Vec<Prepared>>,
+    /// Taken by [`Repo::lock_offline`]: commits nothing.
+    read_only: bool,
 }
 
 /// A file's next content, written to a temporary file and fsynced *before* the queue lock is
@@ -793,6 +797,9 @@ impl LockedRepo<'_> {
     }
 
     fn commit(&self, message: &str, leftovers: bool) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
         crate::active::update(self)?;
         let Some(git) = self.git() else {
             self.touched.borrow_mut().clear();
