@@ -27,6 +27,15 @@ pub struct Git {
 
 fn git_cmd(cwd: &Path) -> Command {
     let mut c = Command::new("git");
+    // An automatic gc that git starts (or brain's own, see `Git::maintain`) runs to its end
+    // inside brain's locked section instead of going on in the background, where it would pack
+    // refs and objects under the next transition's feet.
+    c.args([
+        "-c",
+        "gc.autoDetach=false",
+        "-c",
+        "maintenance.autoDetach=false",
+    ]);
     c.current_dir(cwd)
         .env("GIT_TERMINAL_PROMPT", "0")
         // The repository is the one at `cwd`, even when brain runs from a git hook.
@@ -382,7 +391,8 @@ impl Git {
 impl Git {
     /// `git gc --auto`, which `git commit` runs and plumbing does not: packs loose objects once
     /// there are many, so that the repository stays fast. It returns at once when there is
-    /// nothing to do, and goes on in the background (`gc.autoDetach`) when there is.
+    /// nothing to do; when there is, it runs to its end (a few seconds, under the queue lock)
+    /// rather than in the background, where it would race the next transition.
     pub fn maintain(&self) {
         let mut c = self.cmd();
         c.args(["gc", "--auto", "--quiet"])
@@ -437,8 +447,16 @@ impl Git {
     pub fn fetch(&self, remote: &str, branch: &str) -> Result<Option<String>> {
         let tracking = Self::tracking_ref(remote, branch);
         let mut c = self.cmd();
-        c.args(["fetch", "-q", "--no-tags", "--no-write-fetch-head", remote])
-            .arg(format!("+refs/heads/{branch}:{tracking}"));
+        // No automatic gc after each fetch: brain runs one now and then (`Git::maintain`).
+        c.args([
+            "fetch",
+            "-q",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            remote,
+        ])
+        .arg(format!("+refs/heads/{branch}:{tracking}"));
         let out = c.output().at("running git in", &self.root)?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
