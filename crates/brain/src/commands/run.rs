@@ -751,11 +751,14 @@ impl Runner<'_> {
             u.record_session(agent, s.started_at, tokens);
             u.save(l, now)?;
             if !still_ours(l, &id, &s.claim)? {
+                // Finished by this claim (same epoch), not by another after a reclaim.
                 let finished_itself = stop.is_none()
-                    && matches!(
-                        l.locate(&id)?.first().map(|e| e.state),
-                        Some(State::Completed | State::Failed)
-                    );
+                    && match l.locate(&id)?.first() {
+                        Some(e) if matches!(e.state, State::Completed | State::Failed) => {
+                            l.read(e)?.task.meta.epoch == s.claim.epoch
+                        }
+                        _ => false,
+                    };
                 return Ok(if finished_itself {
                     (
                         format!(
