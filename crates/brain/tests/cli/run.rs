@@ -446,3 +446,14 @@ fn the_daemon_runs_brain_run_on_its_schedule() {
         .fails(1);
     assert!(err.contains("is not a cron expression"), "{err}");
 }
+
+#[test]
+fn max_tasks_stops_after_that_many() {
+    let r = repo_with_agent("tester", "writes-result.sh", &["{prompt_file}"], "");
+    let ids: Vec<String> = (0..3).map(|i| r.add(&[&format!("task {i}")])).collect();
+    r.brain(&["run", "--agent", "tester", "--max-tasks", "2"])
+        .ok();
+    assert_eq!(r.tasks_in("completed").len(), 2);
+    assert_eq!(r.where_is(&ids[2]), [format!("pending/{}.md", ids[2])]);
+    assert!(overnight_log(&r).contains("at most 2 tasks"));
+}
