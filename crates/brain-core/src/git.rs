@@ -352,7 +352,11 @@ impl Git {
         ]);
         add.args(paths);
         run(add, "update-index")?;
-        let tree = stdout(&run(with_index(&["write-tree".as_ref()]), "write-tree")?);
+        // Every blob was just written by update-index: no need to check that each exists.
+        let tree = stdout(&run(
+            with_index(&["write-tree".as_ref(), "--missing-ok".as_ref()]),
+            "write-tree",
+        )?);
         let remember = |commit: &str| {
             if self.persistent {
                 let _ = std::fs::write(&base_file, format!("{commit} {tree}"));
@@ -365,25 +369,47 @@ impl Git {
             self.set_head_hint(head.clone());
             return Ok(None);
         }
-        let new = self.commit_tree(&tree, head.as_deref(), message)?;
-        let mut update = self.cmd();
-        update.args(["update-ref", "-m", message, "HEAD", &new]);
-        // Compare-and-swap: refuse if HEAD moved since we read it.
-        update.arg(
-            head.as_deref()
-                .unwrap_or("0000000000000000000000000000000000000000"),
-        );
-        run(update, "update-ref")?;
-        remember(&new);
-        self.set_head_hint(Some(new.clone()));
         // Bring the user's index in line for brain's paths only, so `git status` stays clean
-        // for them and shows the user's own work exactly as before.
+        // for them and shows the user's own work exactly as before. It runs while the commit
+        // is made, and is put back if the commit fails. Best effort: if the user's index is
+        // busy (their own git command holds index.lock), `git status` shows brain's paths as
+        // changed until the next commit.
         let mut sync = self.cmd();
         sync.args(["update-index", "--add", "--remove", "--"])
-            .args(paths);
-        // Best effort: the commit is made; if the user's index is busy (their own git command
-        // holds index.lock), `git status` shows brain's paths as changed until the next commit.
-        let _ = sync.stderr(Stdio::null()).status();
+            .args(paths)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let syncing = sync.spawn().ok();
+        let committed = (|| {
+            let new = self.commit_tree(&tree, head.as_deref(), message)?;
+            let mut update = self.cmd();
+            update.args(["update-ref", "-m", message, "HEAD", &new]);
+            // Compare-and-swap: refuse if HEAD moved since we read it.
+            update.arg(
+                head.as_deref()
+                    .unwrap_or("0000000000000000000000000000000000000000"),
+            );
+            run(update, "update-ref")?;
+            Ok(new)
+        })();
+        if let Some(mut child) = syncing {
+            let _ = child.wait();
+        }
+        let new = match committed {
+            Ok(new) => new,
+            Err(e) => {
+                let mut reset = self.cmd();
+                reset
+                    .args(["reset", "-q", "--"])
+                    .args(paths)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                let _ = reset.status();
+                return Err(e);
+            }
+        };
+        remember(&new);
+        self.set_head_hint(Some(new.clone()));
         Ok(Some(new))
     }
 }
