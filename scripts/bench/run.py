@@ -89,8 +89,12 @@ def main():
                 rows.append((f"list --json, {n:,} tasks, no cache (info)", (time.perf_counter() - t) * 1000, None))
         # A claim with its commit (issue 4), in a git repository of 10,000 committed tasks.
         repo = make_repo(base, 10_000, commits=True)
+        # The first claim in a clone builds brain's private index from HEAD (once); it is not
+        # what every claim costs, so two untimed claims come first.
+        for _ in range(2):
+            sh(BRAIN, "--repo", repo, "claim", "--agent", "claude-code", stderr=subprocess.DEVNULL)
         times = []
-        for _ in range(10):
+        for _ in range(15):
             sh(BRAIN, "--repo", repo, "list")
             t = time.perf_counter()
             sh(BRAIN, "--repo", repo, "claim", "--agent", "claude-code", stderr=subprocess.DEVNULL)

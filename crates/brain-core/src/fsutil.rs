@@ -29,6 +29,22 @@ pub fn tmp_path_for(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}{TMP_MARKER}{}.{n}", std::process::id()))
 }
 
+/// Whether `program` is a file in a folder on PATH (`program.exe`, `.cmd` or `.bat` on
+/// Windows), found without running it.
+pub fn on_path(program: &str) -> bool {
+    let names: Vec<String> = if cfg!(windows) {
+        ["exe", "cmd", "bat"]
+            .iter()
+            .map(|e| format!("{program}.{e}"))
+            .collect()
+    } else {
+        vec![program.to_string()]
+    };
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
+    })
+}
+
 /// Writes `data` to a new temporary file next to `target` and fsyncs it. The caller renames it.
 pub fn write_tmp(target: &Path, data: &[u8]) -> Result<PathBuf> {
     let tmp = tmp_path_for(target);

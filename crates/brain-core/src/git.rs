@@ -79,18 +79,20 @@ pub fn available() -> bool {
 }
 
 impl Git {
-    /// The git work tree holding `root`, if `root` is inside one (and git is installed).
+    /// The git work tree holding `root`, if `root` is inside one: a `.git` folder (or file, for
+    /// a linked work tree or a submodule) in `root` or a folder above it. Found without running
+    /// git, since every command needs to know; [`Git::check_ready`] runs git before anything
+    /// is committed and reports what git says if it disagrees.
     pub fn detect(root: &Path, scratch: &Path) -> Option<Git> {
-        let mut c = git_cmd(root);
-        c.args(["rev-parse", "--is-inside-work-tree"]);
-        let out = c.stderr(Stdio::null()).output().ok()?;
-        (out.status.success() && stdout(&out) == "true").then(|| Git {
-            root: root.to_path_buf(),
-            scratch: scratch.to_path_buf(),
-            no_identity: std::sync::OnceLock::new(),
-            head_hint: Default::default(),
-            persistent: false,
-        })
+        (root.ancestors().any(|d| d.join(".git").exists()) && crate::fsutil::on_path("git")).then(
+            || Git {
+                root: root.to_path_buf(),
+                scratch: scratch.to_path_buf(),
+                no_identity: std::sync::OnceLock::new(),
+                head_hint: Default::default(),
+                persistent: false,
+            },
+        )
     }
 
     /// Keeps the private index in the scratch folder between commits, so that a commit does not
@@ -187,6 +189,13 @@ impl Git {
         let git_dir = PathBuf::from(lines.next().unwrap_or_default());
         let head = lines.next().map(str::to_string);
         let head_ref = lines.next().unwrap_or_default().to_string();
+        if !out.status.success() && !git_dir.is_dir() {
+            // Not a repository after all, or one git will not use (dubious ownership).
+            return Err(Error::Git {
+                command: "rev-parse".into(),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
         let refuse = |what: &str, fix: &str| Error::Git {
             command: "status".into(),
             message: format!(

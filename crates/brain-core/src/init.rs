@@ -35,7 +35,7 @@ pub struct InitReport {
 /// the example agent (and `[run] agent`), whose scripts are added to `agents/`.
 pub fn skeleton(example: bool) -> Vec<(PathBuf, std::borrow::Cow<'static, str>)> {
     let config = if example {
-        let agent = if on_path("claude") {
+        let agent = if fsutil::on_path("claude") {
             "claude-code"
         } else {
             "example-agent"
@@ -85,21 +85,6 @@ pub fn skeleton(example: bool) -> Vec<(PathBuf, std::borrow::Cow<'static, str>)>
         (".gitignore".into(), templates::GITIGNORE.into()),
     ]);
     files
-}
-
-/// Whether `program` is an executable on PATH.
-fn on_path(program: &str) -> bool {
-    let names: Vec<String> = if cfg!(windows) {
-        ["exe", "cmd", "bat"]
-            .iter()
-            .map(|e| format!("{program}.{e}"))
-            .collect()
-    } else {
-        vec![program.to_string()]
-    };
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
-    })
 }
 
 /// Creates (or completes) the brain repo in `dir`.
