@@ -60,8 +60,15 @@ git clone -q "$work/remote.git" "$work/check"
 completed=$(ls "$work/check/tasks/completed" | grep -c '\.md$' || true)
 left=$(( $(ls "$work/check/tasks/pending" "$work/check/tasks/active" | grep -c '\.md$' || true) ))
 commits=$(( $(git -C "$work/remote.git" rev-list --count main) - start_commits ))
+# Every clone catches up to the same state, with nothing left over in its working tree.
+dirty=0
+for c in $(seq 1 "$CLONES"); do
+  (cd "$work/clone$c" && "$BRAIN" sync >/dev/null 2>>"$work/sync.err") || { echo "sync of clone$c failed" >&2; cat "$work/sync.err" >&2; dirty=1; }
+  st=$(git -C "$work/clone$c" status --porcelain --untracked-files=all)
+  [ -z "$st" ] || { echo "clone$c is not clean after sync:" >&2; echo "$st" >&2; dirty=1; }
+done
 echo "tasks $TASKS, clones $CLONES x $CLAIMERS claimers: claimed $claimed ($distinct distinct), completed on the remote $completed, left elsewhere $left, commits $commits (expected $((2 * TASKS)))"
 python3 -c "print(f'drained in {$t1 - $t0:.1f} s')"
 [ "$claimed" -eq "$TASKS" ] && [ "$distinct" -eq "$TASKS" ] && [ "$completed" -eq "$TASKS" ] \
-  && [ "$left" -eq 0 ] && [ "$commits" -eq $((2 * TASKS)) ] || { echo FAILED; exit 1; }
+    && [ "$left" -eq 0 ] && [ "$commits" -eq $((2 * TASKS)) ] && [ "$dirty" -eq 0 ] || { echo FAILED; exit 1; }
 echo OK

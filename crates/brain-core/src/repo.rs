@@ -736,8 +736,12 @@ impl std::ops::Deref for LockedRepo<'_> {
 
 impl Drop for LockedRepo<'_> {
     fn drop(&mut self) {
-        // With a remote, commits that were never pushed were never real: undo them.
-        let _ = self.roll_back();
+        // With a remote, commits that were never pushed were never real: undo them. Only while
+        // the lock is still held (an early return): once `finish` released it, the working
+        // tree and `.brain/uncommitted` belong to the next process.
+        if self.lock.is_some() {
+            let _ = self.roll_back();
+        }
         // On an early return (an error) the renames made so far are still made durable.
         let _ = self.sync_deferred();
     }

@@ -72,16 +72,23 @@ pub fn remote_status(repo: &Repo, fetch: bool) -> Result<Option<RemoteStatus>> {
         Some(b) => b.clone(),
         None => git.branch()?,
     };
-    let (tip, fetched, error) = if fetch {
+    let fetch_now = || -> Result<std::result::Result<Option<String>, String>> {
+        // Under the queue lock, like every other fetch here: two fetches at once would both
+        // update the remote-tracking ref, and one of them would fail.
+        let _lock = match repo.lock_offline() {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
         match git.fetch(remote, &branch) {
-            Ok(tip) => (tip, true, None),
-            Err(crate::Error::Remote { message, .. }) => {
-                (git.last_fetched(remote, &branch)?, false, Some(message))
-            }
-            Err(e) => return Err(e),
+            Ok(tip) => Ok(Ok(tip)),
+            Err(crate::Error::Remote { message, .. }) => Ok(Err(message)),
+            Err(e) => Err(e),
         }
-    } else {
-        (git.last_fetched(remote, &branch)?, false, None)
+    };
+    let (tip, fetched, error) = match fetch.then(fetch_now).transpose()? {
+        Some(Ok(tip)) => (tip, true, None),
+        Some(Err(why)) => (git.last_fetched(remote, &branch)?, false, Some(why)),
+        None => (git.last_fetched(remote, &branch)?, false, None),
     };
     let (ahead, behind) = match (git.head()?, tip) {
         (Some(h), Some(t)) => git.ahead_behind(&h, &t)?,

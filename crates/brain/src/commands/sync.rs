@@ -23,15 +23,8 @@ pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
         );
     };
     let now = super::now()?;
-    let (fetched, published) = super::overtaken_retry(|| {
-        let locked = repo.lock()?;
-        for note in locked.recover(now)? {
-            eprintln!("brain: {note}");
-        }
-        let synced = locked.synced().unwrap_or_default();
-        locked.finish()?;
-        Ok(synced)
-    })?;
+    // Taking the lock catches up and publishes; the section itself has nothing to add.
+    let (fetched, published) = super::locked(&repo, now, |l| Ok(l.synced().unwrap_or_default()))?;
     let head = repo
         .git()
         .map(|g| g.head())
