@@ -78,7 +78,7 @@ enum Stop {
 /// How a task's session ended.
 enum Outcome {
     Done,
-    ByItself,
+    ByItself(State),
     Failed,
     TimedOut,
     Interrupted,
@@ -751,20 +751,25 @@ impl Runner<'_> {
             u.record_session(agent, s.started_at, tokens);
             u.save(l, now)?;
             if !still_ours(l, &id, &s.claim)? {
-                // Finished by this claim (same epoch), not by another after a reclaim.
-                let finished_itself = stop.is_none()
-                    && match l.locate(&id)?.first() {
-                        Some(e) if matches!(e.state, State::Completed | State::Failed) => {
-                            l.read(e)?.task.meta.epoch == s.claim.epoch
-                        }
-                        _ => false,
+                // Settled under this claim (same epoch: done, fail, release) by the agent
+                // itself, not by another agent after a reclaim.
+                let settled = match l.locate(&id)?.first() {
+                    Some(e) if stop.is_none() && l.read(e)?.task.meta.epoch == s.claim.epoch => {
+                        Some(e.state)
+                    }
+                    _ => None,
+                };
+                return Ok(if let Some(state) = settled {
+                    let verb = if state == State::Completed {
+                        "finished"
+                    } else {
+                        "settled"
                     };
-                return Ok(if finished_itself {
                     (
                         format!(
-                            "{id} was finished by the agent itself ({code}, {took}); output in {rel}"
+                            "{id} was {verb} by the agent itself, now in tasks/{state}/ ({code}, {took}); output in {rel}"
                         ),
-                        Outcome::ByItself,
+                        Outcome::ByItself(state),
                     )
                 } else {
                     (
@@ -841,7 +846,8 @@ impl Runner<'_> {
                 .join(format!("{}.prompt.md", s.claim.token)),
         );
         match outcome {
-            Outcome::Done | Outcome::ByItself => self.tally.finished += 1,
+            Outcome::Done | Outcome::ByItself(State::Completed) => self.tally.finished += 1,
+            Outcome::ByItself(_) => self.tally.failed += 1,
             Outcome::Failed => self.tally.failed += 1,
             Outcome::TimedOut => self.tally.timed_out += 1,
             Outcome::Interrupted => self.tally.interrupted += 1,

@@ -209,7 +209,9 @@ fn an_agent_that_finishes_its_own_task_is_left_as_it_left_it() {
     let text = r.read(&format!("tasks/completed/{id}.md"));
     assert!(text.contains("finished by the agent itself"), "{text}");
     assert_eq!(text.matches("## Result").count(), 1, "{text}");
-    assert!(overnight_log(&r).contains(&format!("{id} was finished by the agent itself")));
+    assert!(overnight_log(&r).contains(&format!(
+        "{id} was finished by the agent itself, now in tasks/completed/"
+    )));
 }
 
 #[test]
