@@ -31,6 +31,13 @@ pub mod time;
 pub mod usage;
 
 pub use config::Config;
+
+/// A random number, for what needs no more than "unlikely to repeat": commit nonces, retry
+/// pauses, sampling. (The standard library seeds each `RandomState` from the OS.)
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::hash::RandomState::new().build_hasher().finish()
+}
 pub use error::{Error, Result};
 pub use repo::{Entry, LockedRepo, Repo};
 pub use task::{Meta, Priority, State, Task, TaskFile};

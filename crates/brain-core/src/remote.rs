@@ -32,9 +32,7 @@ pub const UNPUBLISHED: &str = "unpublished";
 
 /// A trailer that makes a commit unique: `Brain-Attempt: <random hex>`.
 pub(crate) fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let n = std::hash::RandomState::new().build_hasher().finish();
-    format!("Brain-Attempt: {n:016x}")
+    format!("Brain-Attempt: {:016x}", crate::random_u64())
 }
 
 /// A locked section's view of the remote.
@@ -227,22 +225,13 @@ impl LockedRepo<'_> {
     /// process listed in `.brain/uncommitted`) to their committed content.
     fn undo_uncommitted(&self) -> Result<()> {
         let git = self.git_or_err()?;
-        let list = self.local_dir().join(UNCOMMITTED);
-        let mut paths: Vec<PathBuf> = self.take_touched();
-        if let Ok(text) = fs::read_to_string(&list) {
-            for line in text.lines().filter(|l| !l.is_empty()) {
-                let p = PathBuf::from(line);
-                if !paths.contains(&p) {
-                    paths.push(p);
-                }
-            }
-        }
+        let paths = self.take_changed();
         // Logs are only ever added to, and what an agent printed must not be lost: they stay,
         // and the next commit takes them in.
         let (logs, undo): (Vec<PathBuf>, Vec<PathBuf>) =
             paths.into_iter().partition(|p| p.starts_with("logs"));
         git.restore(&undo)?;
-        let _ = fs::remove_file(&list);
+        let _ = fs::remove_file(self.local_dir().join(UNCOMMITTED));
         for p in &logs {
             self.touch(&self.root().join(p));
         }

@@ -782,9 +782,20 @@ impl LockedRepo<'_> {
         self.touched.borrow_mut().push(rel);
     }
 
-    /// Takes the paths changed since the last commit, for undoing them (see `remote.rs`).
-    pub(crate) fn take_touched(&self) -> Vec<PathBuf> {
-        std::mem::take(&mut *self.touched.borrow_mut())
+    /// Takes the paths changed since the last commit: this section's, and those an earlier
+    /// process listed in `.brain/uncommitted` and never committed. For a commit, or for undoing
+    /// them (see `remote.rs`).
+    pub(crate) fn take_changed(&self) -> Vec<PathBuf> {
+        let mut paths = std::mem::take(&mut *self.touched.borrow_mut());
+        if let Ok(text) = fs::read_to_string(self.local_dir().join(UNCOMMITTED)) {
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                let p = PathBuf::from(line);
+                if !paths.contains(&p) {
+                    paths.push(p);
+                }
+            }
+        }
+        paths
     }
 
     /// Ends a transition: brings `context/active-agent.md` up to date and commits exactly the
@@ -809,21 +820,12 @@ impl LockedRepo<'_> {
             self.touched.borrow_mut().clear();
             return Ok(());
         };
-        let list = self.local_dir().join(UNCOMMITTED);
-        let mut paths: Vec<PathBuf> = std::mem::take(&mut *self.touched.borrow_mut());
         // Changes an earlier, failed commit left are taken in by the next transition that
         // changes something, not by a command that only looked.
-        if paths.is_empty() && !leftovers {
+        if self.touched.borrow().is_empty() && !leftovers {
             return Ok(());
         }
-        if let Ok(text) = fs::read_to_string(&list) {
-            for line in text.lines().filter(|l| !l.is_empty()) {
-                let p = PathBuf::from(line);
-                if !paths.contains(&p) {
-                    paths.push(p);
-                }
-            }
-        }
+        let paths = self.take_changed();
         if paths.is_empty() {
             return Ok(());
         }
@@ -836,17 +838,12 @@ impl LockedRepo<'_> {
             }
             false => git.commit_paths(&paths, message)?,
         };
-        let _ = fs::remove_file(&list);
+        let _ = fs::remove_file(self.local_dir().join(UNCOMMITTED));
         if let Some(commit) = made {
             self.note_commit(commit);
             // Commits are made with plumbing, which never packs objects: about once every 100
             // commits, let git decide whether it is time.
-            use std::hash::{BuildHasher, Hasher};
-            if std::hash::RandomState::new()
-                .build_hasher()
-                .finish()
-                .is_multiple_of(100)
-            {
+            if crate::random_u64().is_multiple_of(100) {
                 git.maintain();
             }
         }

@@ -153,8 +153,7 @@ pub fn overtaken_retry<T>(mut section: impl FnMut() -> anyhow::Result<T>) -> any
                 }
                 // A short, growing, random pause, so that machines that collided do not
                 // collide again in step.
-                use std::hash::{BuildHasher, Hasher};
-                let jitter = std::hash::RandomState::new().build_hasher().finish() % 20;
+                let jitter = brain_core::random_u64() % 20;
                 let pause = u64::from(attempt.min(10)) * 5 + jitter;
                 std::thread::sleep(std::time::Duration::from_millis(pause));
             }
