@@ -71,6 +71,38 @@ pub struct Claimed {
     pub title: String,
 }
 
+/// The capabilities and approval answers a claim decides by (see [`LockedRepo::claim_for`]).
+struct Eligibility {
+    caps: Vec<String>,
+    answers: std::collections::HashMap<String, bool>,
+}
+
+impl Eligibility {
+    /// `Ok(approved by an answer)` when `t` may be claimed now; else why not (`None`: skipped
+    /// without a reason worth reporting).
+    fn check(
+        &self,
+        repo: &LockedRepo<'_>,
+        t: &Task,
+        filter: &Unattended,
+        now: Timestamp,
+    ) -> std::result::Result<bool, Option<Blocked>> {
+        if filter.skip.contains(&t.id) {
+            return Err(None);
+        }
+        if filter.only && !t.meta.unattended {
+            return Err(Some(Blocked::Attended));
+        }
+        // One stat per dependency, not a listing of everything ever completed.
+        let is_completed = |id: &str| repo.task_path(State::Completed, id, None).is_file();
+        let approved = self.answers.get(&t.id).copied() == Some(true);
+        match blocked(t, &self.caps, &is_completed, approved, now) {
+            Some(b) => Err(Some(b)),
+            None => Ok(approved),
+        }
+    }
+}
+
 /// What an unattended run leaves out of its claims (see [`LockedRepo::claim_for`]).
 #[derive(Debug, Clone, Default)]
 pub struct Unattended {
@@ -420,17 +452,7 @@ impl LockedRepo<'_> {
         filter: &Unattended,
         now: Timestamp,
     ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
-        names::validate_agent(agent)?;
-        let mut caps = self
-            .config()
-            .agents
-            .get(agent)
-            .map(|a| a.capabilities.clone())
-            .unwrap_or_default();
-        caps.extend(extra_caps.iter().cloned());
-        let answers = crate::questions::approvals(self)?;
-        // One stat per dependency, not a listing of everything ever completed.
-        let is_completed = |id: &str| self.task_path(State::Completed, id, None).is_file();
+        let rules = self.eligibility(agent, extra_caps)?;
         let mut queue = queue;
         let candidates: Box<dyn Iterator<Item = Task>> = match only {
             Some(id) => {
@@ -456,16 +478,10 @@ impl LockedRepo<'_> {
         };
         let mut why = None;
         for t in candidates {
-            if filter.skip.contains(&t.id) {
-                continue;
-            }
-            if filter.only && !t.meta.unattended {
-                why.get_or_insert(Blocked::Attended);
-                continue;
-            }
-            let approved = answers.get(&t.id).copied() == Some(true);
-            if let Some(b) = blocked(&t, &caps, &is_completed, approved, now) {
-                why.get_or_insert(b);
+            if let Err(b) = rules.check(self, &t, filter, now) {
+                if let Some(b) = b {
+                    why.get_or_insert(b);
+                }
                 continue;
             }
             // The queue may come from the cache: decide on the file as it is now.
@@ -476,15 +492,56 @@ impl LockedRepo<'_> {
                 }
                 Err(_) => continue,
             };
-            if let Some(b) = blocked(&fresh, &caps, &is_completed, approved, now) {
-                why.get_or_insert(b);
-                continue;
-            }
+            let approved = match rules.check(self, &fresh, filter, now) {
+                Ok(approved) => approved,
+                Err(b) => {
+                    if let Some(b) = b {
+                        why.get_or_insert(b);
+                    }
+                    continue;
+                }
+            };
             if let Some(c) = self.claim_one(&fresh, agent, approved, now)? {
                 return Ok(Ok(c));
             }
         }
         Ok(Err(if only.is_some() { why } else { None }))
+    }
+
+    /// What decides whether `agent` may claim a pending task now, read once per claim.
+    fn eligibility(&self, agent: &str, extra_caps: &[String]) -> Result<Eligibility> {
+        names::validate_agent(agent)?;
+        let mut caps = self
+            .config()
+            .agents
+            .get(agent)
+            .map(|a| a.capabilities.clone())
+            .unwrap_or_default();
+        caps.extend(extra_caps.iter().cloned());
+        Ok(Eligibility {
+            caps,
+            answers: crate::questions::approvals(self)?,
+        })
+    }
+
+    /// The pending tasks `agent` would claim now, in the order it would claim them (at most
+    /// `limit`), by the same rules as [`LockedRepo::claim_for`]; nothing is claimed
+    /// (`brain run --dry-run`).
+    pub fn would_claim(
+        &self,
+        agent: &str,
+        extra_caps: &[String],
+        filter: &Unattended,
+        now: Timestamp,
+        limit: Option<usize>,
+    ) -> Result<Vec<Task>> {
+        let rules = self.eligibility(agent, extra_caps)?;
+        let mut queue = self.queue(Some(agent), &mut Vec::new())?;
+        Ok(queue
+            .tasks()
+            .filter(|t| rules.check(self, t, filter, now).is_ok())
+            .take(limit.unwrap_or(usize::MAX))
+            .collect())
     }
 
     /// The claim of one task: the no-overwrite rename is the claim; the fields follow. `None`

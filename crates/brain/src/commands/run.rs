@@ -299,28 +299,13 @@ fn dry_run(repo: &Repo, agent: &str, config: &AgentConfig, args: &Args) -> anyho
     for r in l.reclaim(now, true)? {
         eprintln!("would reclaim {} to tasks/{}/: {}", r.id, r.to, r.reason);
     }
-    let answers = brain_core::questions::approvals(&l)?;
-    let is_completed = |id: &str| repo.task_path(State::Completed, id, None).is_file();
-    let mut queue = repo.queue(Some(agent), &mut Vec::new())?;
+    let unattended = brain_core::lifecycle::Unattended {
+        only: true,
+        skip: Vec::new(),
+    };
     let mut out = output::stdout();
     let mut n = 0;
-    for t in queue.tasks() {
-        if args.max_tasks.is_some_and(|m| n >= m) {
-            break;
-        }
-        let approved = answers.get(&t.id).copied() == Some(true);
-        if !t.meta.unattended
-            || brain_core::lifecycle::blocked(
-                &t,
-                &config.capabilities,
-                &is_completed,
-                approved,
-                now,
-            )
-            .is_some()
-        {
-            continue;
-        }
+    for t in l.would_claim(agent, &[], &unattended, now, args.max_tasks)? {
         n += 1;
         let prompt_file = repo
             .local_dir()
@@ -418,13 +403,8 @@ impl Runner<'_> {
         }
         for s in running {
             s.tree.kill();
-            let Ok(who) = self.claimant(&s.claim) else {
-                continue;
-            };
             let id = s.claim.id.clone();
-            let released =
-                now().and_then(|now| locked(self.repo, now, |l| Ok(l.release(&id, &who, now)?)));
-            let what = match released {
+            let what = match self.give_back(&s.claim) {
                 Ok(Ok(_)) => "released back to pending".to_string(),
                 Ok(Err(lost)) => format!("not ours any more: {}", lost.reason),
                 Err(e) => {
@@ -564,10 +544,8 @@ impl Runner<'_> {
             Err(e) => {
                 // Nothing ran: give the task back (the attempt does not count) and stop the
                 // run, since the next task would meet the same problem.
-                let who = self.claimant(&claim)?;
-                let id = claim.id.clone();
                 // Lost meanwhile is fine too: either way the task is not ours to run.
-                let _ = locked(self.repo, now, |l| Ok(l.release(&id, &who, now)?))?;
+                let _ = self.give_back(&claim)?;
                 self.log
                     .line(&format!("{} {e:#}; {} released", stamp()?, claim.id))?;
                 return Err(e);
@@ -652,6 +630,16 @@ impl Runner<'_> {
             )
         })?;
         Ok((child, tree, output, text.chars().count(), timeout))
+    }
+
+    /// Releases `claim`'s task back to pending (the attempt does not count).
+    fn give_back(
+        &self,
+        claim: &Claimed,
+    ) -> anyhow::Result<Result<brain_core::lifecycle::Moved, brain_core::lifecycle::Lost>> {
+        let who = self.claimant(claim)?;
+        let now = now()?;
+        locked(self.repo, now, |l| Ok(l.release(&claim.id, &who, now)?))
     }
 
     fn claimant(&self, claim: &Claimed) -> anyhow::Result<Claimant> {

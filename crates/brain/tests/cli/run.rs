@@ -195,17 +195,11 @@ fn claude_codes_json_result_is_recorded_in_the_task_and_in_usage() {
 fn an_agent_that_finishes_its_own_task_is_left_as_it_left_it() {
     let r = repo_with_agent("tester", "finishes-itself.sh", &[], "");
     let id = r.add(&["self service"]);
-    let out = r
-        .cmd()
-        .env("BRAIN", env!("CARGO_BIN_EXE_brain"))
-        .args(["run", "--agent", "tester"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    r.brain_env(
+        &[("BRAIN", env!("CARGO_BIN_EXE_brain"))],
+        &["run", "--agent", "tester"],
+    )
+    .ok();
     let text = r.read(&format!("tasks/completed/{id}.md"));
     assert!(text.contains("finished by the agent itself"), "{text}");
     assert_eq!(text.matches("## Result").count(), 1, "{text}");
@@ -296,17 +290,11 @@ fn parallel_keeps_several_agents_busy_on_distinct_tasks_in_queue_order() {
     let r = repo_with_agent("tester", "writes-result.sh", &["{prompt_file}"], "");
     let high = r.add(&["high", "--priority", "high"]);
     let others: Vec<String> = (0..4).map(|i| r.add(&[&format!("task {i}")])).collect();
-    let out = r
-        .cmd()
-        .env("SLEEP", "1")
-        .args(["run", "--agent", "tester", "--parallel", "3"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    r.brain_env(
+        &[("SLEEP", "1")],
+        &["run", "--agent", "tester", "--parallel", "3"],
+    )
+    .ok();
     let log = overnight_log(&r);
     let lines: Vec<&str> = log.lines().skip(1).collect();
     // Three claims before anything finished, the high-priority task first.
@@ -381,14 +369,7 @@ fn main_job(path_prefix: Option<&std::path::Path>) -> Repo {
         Some(p) => format!("{}:{}", p.display(), std::env::var("PATH").unwrap()),
         None => std::env::var("PATH").unwrap(),
     };
-    let run = |args: &[&str]| {
-        let out = r.cmd().env("PATH", &path).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "brain {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| r.brain_env(&[("PATH", &path)], args).ok();
     run(&["init", r.root.to_str().unwrap(), "--example"]);
     run(&["--repo", r.root.to_str().unwrap(), "run"]);
     r

@@ -258,9 +258,14 @@ pub fn fixtures(kind: &str) -> PathBuf {
 impl Repo {
     /// `brain` at another time (RFC 3339).
     pub fn at(&self, now: &str, args: &[&str]) -> Run {
+        self.brain_env(&[("BRAIN_NOW", now)], args)
+    }
+
+    /// `brain` with more environment variables.
+    pub fn brain_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let out = self
             .cmd()
-            .env("BRAIN_NOW", now)
+            .envs(env.iter().copied())
             .args(args)
             .output()
             .unwrap();
