@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::error::{Error, IoContext, Result};
+use crate::gittree;
 
 /// A git work tree that contains a brain repo.
 #[derive(Debug, Clone)]
@@ -20,12 +21,26 @@ pub struct Git {
     no_identity: std::sync::OnceLock<()>,
     /// HEAD as last seen by [`Git::check_ready`] or set by brain's own commits, saving a
     /// `rev-parse` per commit. A stale value is harmless: every ref update is a compare-and-swap.
-    head_hint: std::sync::Arc<std::sync::Mutex<Option<String>>>,
-    /// Keep the private index between commits (only while the queue lock serializes them).
-    persistent: bool,
+    head_hint: std::sync::Arc<std::sync::Mutex<Option<Head>>>,
+    /// Where the brain root is in the work tree (`sub/dir/`, or empty at its top), as
+    /// [`Git::check_ready`] found it.
+    prefix: std::sync::OnceLock<String>,
+    /// The repository's object store, as [`Git::check_ready`] found it.
+    objects: std::sync::OnceLock<PathBuf>,
+    /// Edit commits' trees in process (only while the queue lock serializes commits; see
+    /// `gittree.rs`).
+    edit_trees: bool,
 }
 
-fn git_cmd(cwd: &Path) -> Command {
+/// A commit, and its tree when known.
+#[derive(Debug, Clone)]
+struct Head {
+    commit: String,
+    tree: Option<String>,
+}
+
+/// A `git` command that runs in `cwd`, as every git command brain runs.
+pub(crate) fn command(cwd: &Path) -> Command {
     let mut c = Command::new("git");
     // An automatic gc that git starts (or brain's own, see `Git::maintain`) runs to its end
     // inside brain's locked section instead of going on in the background, where it would pack
@@ -90,22 +105,23 @@ impl Git {
                 scratch: scratch.to_path_buf(),
                 no_identity: std::sync::OnceLock::new(),
                 head_hint: Default::default(),
-                persistent: false,
+                prefix: std::sync::OnceLock::new(),
+                objects: std::sync::OnceLock::new(),
+                edit_trees: false,
             },
         )
     }
 
-    /// Keeps the private index in the scratch folder between commits, so that a commit does not
-    /// read the whole tree of HEAD again; it is re-read only when HEAD moved (a commit that was
-    /// not brain's). Only for commits serialized by the queue lock.
-    pub fn with_persistent_index(mut self) -> Git {
-        self.persistent = true;
+    /// Builds commits' trees in process (see `gittree.rs`), so that a commit does not read and
+    /// write a whole index. Only for commits serialized by the queue lock.
+    pub fn with_tree_editing(mut self) -> Git {
+        self.edit_trees = true;
         self
     }
 
     /// Runs `git init` in `root` and returns the new work tree.
     pub fn init(root: &Path, scratch: &Path) -> Result<Git> {
-        let mut c = git_cmd(root);
+        let mut c = command(root);
         c.args(["init", "-q"]);
         run(c, "init")?;
         Ok(Git {
@@ -113,12 +129,14 @@ impl Git {
             scratch: scratch.to_path_buf(),
             no_identity: std::sync::OnceLock::new(),
             head_hint: Default::default(),
-            persistent: false,
+            prefix: std::sync::OnceLock::new(),
+            objects: std::sync::OnceLock::new(),
+            edit_trees: false,
         })
     }
 
     fn cmd(&self) -> Command {
-        git_cmd(&self.root)
+        command(&self.root)
     }
 
     fn rev(&self, spec: &str) -> Result<Option<String>> {
@@ -174,12 +192,17 @@ impl Git {
     /// with no commits yet. Checked before a transition changes anything.
     pub fn check_ready(&self) -> Result<()> {
         let mut c = self.cmd();
-        // Prints the git folder, the commit of HEAD (failing on an unborn branch), and the name
-        // HEAD points at (`HEAD` itself when detached).
+        // Prints the git folder, where the brain root is in the work tree, the object store,
+        // the commit of HEAD and its tree (failing on an unborn branch), and the name HEAD
+        // points at (`HEAD` itself when detached).
         c.args([
             "rev-parse",
             "--absolute-git-dir",
+            "--show-prefix",
+            "--git-path",
+            "objects",
             "HEAD",
+            "HEAD^{tree}",
             "--symbolic-full-name",
             "HEAD",
         ]);
@@ -187,7 +210,10 @@ impl Git {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut lines = text.lines();
         let git_dir = PathBuf::from(lines.next().unwrap_or_default());
+        let prefix = lines.next().unwrap_or_default().to_string();
+        let objects = self.root.join(lines.next().unwrap_or_default());
         let head = lines.next().map(str::to_string);
+        let tree = lines.next().map(str::to_string);
         let head_ref = lines.next().unwrap_or_default().to_string();
         if !out.status.success() && !git_dir.is_dir() {
             // Not a repository after all, or one git will not use (dubious ownership).
@@ -247,18 +273,39 @@ impl Git {
                 "Check out a branch (git switch <branch>)",
             ));
         }
-        self.set_head_hint(head);
+        let _ = self.prefix.set(prefix);
+        let _ = self.objects.set(objects);
+        self.set_head_hint(head.map(|commit| Head { commit, tree }));
         Ok(())
     }
 
-    fn set_head_hint(&self, head: Option<String>) {
+    fn set_head_hint(&self, head: Option<Head>) {
         if let Ok(mut h) = self.head_hint.lock() {
             *h = head;
         }
     }
 
-    fn take_head_hint(&self) -> Option<String> {
-        self.head_hint.lock().ok().and_then(|mut h| h.take())
+    /// HEAD and its tree, as brain last saw them or from git; `None` on an unborn branch.
+    fn take_head(&self) -> Result<Option<Head>> {
+        let hint = self.head_hint.lock().ok().and_then(|mut h| h.take());
+        if let Some(Head { tree: Some(_), .. }) = hint {
+            return Ok(hint);
+        }
+        // `HEAD`, or a commit id: never an option.
+        let spec = hint.map_or_else(|| "HEAD".to_string(), |h| h.commit);
+        let mut c = self.cmd();
+        c.args(["rev-parse", &spec, &format!("{spec}^{{tree}}")]);
+        let out = c.output().at("running git in", &self.root)?;
+        if !out.status.success() {
+            // An unborn branch: no commit yet.
+            return Ok(None);
+        }
+        let text = stdout(&out);
+        let mut lines = text.lines().map(str::to_string);
+        Ok(lines.next().map(|commit| Head {
+            commit,
+            tree: lines.next(),
+        }))
     }
 
     /// `git commit-tree` with the user's identity, or brain's own where the user has none, so
@@ -306,78 +353,21 @@ impl Git {
         message: &str,
     ) -> Result<Option<String>> {
         std::fs::create_dir_all(&self.scratch).at("creating", &self.scratch)?;
-        let index = if self.persistent {
-            // The queue lock is held, so a lock file left here was left by a killed process.
-            let _ = std::fs::remove_file(self.scratch.join("index.lock"));
-            self.scratch.join("index")
-        } else {
-            self.scratch.join(format!("index.{}", std::process::id()))
+        let head = self.take_head()?;
+        let edited = match &head {
+            Some(h) if self.edit_trees => self.edit_trees(h, paths)?,
+            _ => None,
         };
-        let base_file = self.scratch.join("index.base");
-        let _cleanup = (!self.persistent).then(|| RemoveOnDrop(index.clone()));
-        // Until this commit is through, the index is not known to match any commit.
-        let base = if self.persistent {
-            let b = std::fs::read_to_string(&base_file).unwrap_or_default();
-            let _ = std::fs::remove_file(&base_file);
-            b
-        } else {
-            String::new()
+        let (tree, edited) = match edited {
+            Some((tree, edited)) => (tree, Some(edited)),
+            None => (self.index_tree(head.as_ref(), paths)?, None),
         };
-        let with_index = |args: &[&OsStr]| {
-            let mut c = self.cmd();
-            // Only brain reads this index, so it need not carry a checksum: writing one costs
-            // a hash of the whole file (about 1 MB at 10,000 tasks) on every write. Git before
-            // 2.40 ignores the setting.
-            c.env("GIT_INDEX_FILE", &index)
-                .args(["-c", "index.skipHash=true"])
-                .args(args);
-            c
-        };
-        let head = match self.take_head_hint() {
-            Some(h) => Some(h),
-            None => self.rev("HEAD")?,
-        };
-        // `index.base` holds "<commit> <tree>" of the commit the persistent index matches.
-        let mut base_parts = base.split_whitespace();
-        let (base_commit, base_tree) = (base_parts.next(), base_parts.next().map(str::to_string));
-        let head_tree = if head.is_some() && base_commit == head.as_deref() && index.exists() {
-            base_tree
-        } else {
-            let read_tree = match &head {
-                Some(h) => with_index(&["read-tree".as_ref(), h.as_ref()]),
-                None => with_index(&["read-tree".as_ref(), "--empty".as_ref()]),
-            };
-            run(read_tree, "read-tree")?;
-            match &head {
-                Some(h) => self.rev(&format!("{h}^{{tree}}"))?,
-                None => None,
-            }
-        };
-        let mut add = with_index(&[
-            "update-index".as_ref(),
-            "--add".as_ref(),
-            "--remove".as_ref(),
-            "--".as_ref(),
-        ]);
-        add.args(paths);
-        run(add, "update-index")?;
-        // Every blob was just written by update-index: no need to check that each exists.
-        let tree = stdout(&run(
-            with_index(&["write-tree".as_ref(), "--missing-ok".as_ref()]),
-            "write-tree",
-        )?);
-        let remember = |commit: &str| {
-            if self.persistent {
-                let _ = std::fs::write(&base_file, format!("{commit} {tree}"));
-            }
-        };
-        if let Some(h) = &head
-            && head_tree.as_deref() == Some(tree.as_str())
-        {
-            remember(h);
-            self.set_head_hint(head.clone());
+        let head_tree = head.as_ref().and_then(|h| h.tree.clone());
+        if head.is_some() && head_tree.as_deref() == Some(tree.as_str()) {
+            self.set_head_hint(head);
             return Ok(None);
         }
+        let head = head.map(|h| h.commit);
         // Bring the user's index in line for brain's paths only, so `git status` stays clean
         // for them and shows the user's own work exactly as before. It runs while the commit
         // is made, and is put back if the commit fails. Best effort: if the user's index is
@@ -390,6 +380,9 @@ impl Git {
             .stderr(Stdio::null());
         let syncing = sync.spawn().ok();
         let committed = (|| {
+            if let Some(edited) = edited {
+                edited.store()?;
+            }
             let new = self.commit_tree(&tree, head.as_deref(), message)?;
             let mut update = self.cmd();
             update.args(["update-ref", "-m", message, "HEAD", &new]);
@@ -417,9 +410,130 @@ impl Git {
                 return Err(e);
             }
         };
-        remember(&new);
-        self.set_head_hint(Some(new.clone()));
+        self.set_head_hint(Some(Head {
+            commit: new.clone(),
+            tree: Some(tree),
+        }));
         Ok(Some(new))
+    }
+
+    /// The tree of HEAD with `paths` changed as they are on disk, built in process (see
+    /// `gittree.rs`); `None` where only git's index can build it exactly.
+    fn edit_trees<P: AsRef<OsStr>>(
+        &self,
+        head: &Head,
+        paths: &[P],
+    ) -> Result<Option<(String, gittree::Edited)>> {
+        let (Some(base), Some(prefix), Some(objects)) = (
+            head.tree.as_deref().and_then(gittree::parse_oid),
+            self.prefix.get(),
+            self.objects.get(),
+        ) else {
+            return Ok(None);
+        };
+        let mut changes: Vec<(Vec<u8>, gittree::Change)> = Vec::new();
+        // The paths whose blobs git is to write, and where their change is.
+        let mut files: Vec<(&Path, usize)> = Vec::new();
+        for p in paths {
+            let rel = Path::new(p.as_ref());
+            let mut full = prefix.as_bytes().to_vec();
+            for (i, c) in rel.components().enumerate() {
+                let (std::path::Component::Normal(_), Some(name)) = (c, c.as_os_str().to_str())
+                else {
+                    return Ok(None);
+                };
+                if i > 0 {
+                    full.push(b'/');
+                }
+                full.extend_from_slice(name.as_bytes());
+            }
+            if changes.iter().any(|(f, _)| *f == full) {
+                continue;
+            }
+            let at = self.root.join(rel);
+            match std::fs::symlink_metadata(&at) {
+                Ok(md) if md.is_file() && !executable(&md) => files.push((rel, changes.len())),
+                // A link, a folder, an executable: git's index knows what to make of them.
+                Ok(_) => return Ok(None),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) => {}
+                Err(e) => return Err(Error::io("reading", at, e)),
+            }
+            changes.push((full, gittree::Change::Remove));
+        }
+        if !files.is_empty() {
+            // Written by git, so that the user's attributes and filters apply as `git add`
+            // applies them.
+            let mut c = self.cmd();
+            c.args(["hash-object", "-w", "--"])
+                .args(files.iter().map(|(p, _)| p));
+            let out = stdout(&run(c, "hash-object")?);
+            let oids: Vec<_> = out.lines().map(gittree::parse_oid).collect();
+            if oids.len() != files.len() || oids.iter().any(Option::is_none) {
+                return Ok(None);
+            }
+            for ((_, at), oid) in files.iter().zip(oids.into_iter().flatten()) {
+                changes[*at].1 = gittree::Change::File(oid);
+            }
+        }
+        let trees = gittree::Trees::new(&self.root, objects.clone(), base);
+        match trees.edit(&changes) {
+            Ok(edited) => Ok(Some((gittree::hex(&edited.root), edited))),
+            Err(gittree::Stop::Unsupported) => Ok(None),
+            Err(gittree::Stop::Failed(e)) => Err(e),
+        }
+    }
+
+    /// The tree of HEAD with `paths` changed as they are on disk, built in a private index:
+    /// `read-tree`, `update-index`, `write-tree`.
+    fn index_tree<P: AsRef<OsStr>>(&self, head: Option<&Head>, paths: &[P]) -> Result<String> {
+        let index = self.scratch.join(format!("index.{}", std::process::id()));
+        let _cleanup = RemoveOnDrop(index.clone());
+        let with_index = |args: &[&OsStr]| {
+            let mut c = self.cmd();
+            // Only brain reads this index, so it need not carry a checksum: writing one costs
+            // a hash of the whole file (about 1 MB at 10,000 tasks) on every write. Git before
+            // 2.40 ignores the setting.
+            c.env("GIT_INDEX_FILE", &index)
+                .args(["-c", "index.skipHash=true"])
+                .args(args);
+            c
+        };
+        let read_tree = match head {
+            Some(h) => with_index(&["read-tree".as_ref(), h.commit.as_ref()]),
+            None => with_index(&["read-tree".as_ref(), "--empty".as_ref()]),
+        };
+        run(read_tree, "read-tree")?;
+        let mut add = with_index(&[
+            "update-index".as_ref(),
+            "--add".as_ref(),
+            "--remove".as_ref(),
+            "--".as_ref(),
+        ]);
+        add.args(paths);
+        run(add, "update-index")?;
+        // Every blob was just written by update-index: no need to check that each exists.
+        Ok(stdout(&run(
+            with_index(&["write-tree".as_ref(), "--missing-ok".as_ref()]),
+            "write-tree",
+        )?))
+    }
+}
+
+/// Whether git would record `md`'s file as executable.
+fn executable(md: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        md.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = md;
+        false
     }
 }
 
@@ -565,7 +679,10 @@ impl Git {
             from,
         ]);
         run(update, "update-ref")?;
-        self.set_head_hint(Some(to.to_string()));
+        self.set_head_hint(Some(Head {
+            commit: to.to_string(),
+            tree: None,
+        }));
         Ok(())
     }
 

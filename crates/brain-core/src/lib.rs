@@ -11,6 +11,7 @@ pub mod error;
 pub mod frontmatter;
 pub mod fsutil;
 pub mod git;
+mod gittree;
 pub mod handoff;
 pub mod init;
 pub mod lifecycle;

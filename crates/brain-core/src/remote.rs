@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::git::{Git, Push};
-use crate::repo::{LockedRepo, UNCOMMITTED};
+use crate::repo::LockedRepo;
 
 /// Under the local folder: the commit a section started from, then the commits it made, while
 /// they are not pushed yet.
@@ -231,7 +231,7 @@ impl LockedRepo<'_> {
         let (logs, undo): (Vec<PathBuf>, Vec<PathBuf>) =
             paths.into_iter().partition(|p| p.starts_with("logs"));
         git.restore(&undo)?;
-        let _ = fs::remove_file(self.local_dir().join(UNCOMMITTED));
+        self.clear_uncommitted();
         for p in &logs {
             self.touch(&self.root().join(p));
         }

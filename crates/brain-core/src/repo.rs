@@ -263,7 +263,7 @@ impl Repo {
                     .commit
                     .then(|| Git::detect(&self.root, &self.local_dir()))
                     .flatten()
-                    .map(Git::with_persistent_index)
+                    .map(Git::with_tree_editing)
             })
             .as_ref()
     }
@@ -782,6 +782,15 @@ impl LockedRepo<'_> {
         self.touched.borrow_mut().push(rel);
     }
 
+    /// Empties `.brain/uncommitted` once its paths are committed or undone. Emptied rather than
+    /// removed: creating a file costs more than truncating one, on every transition.
+    pub(crate) fn clear_uncommitted(&self) {
+        let _ = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(self.local_dir().join(UNCOMMITTED));
+    }
+
     /// Takes the paths changed since the last commit: this section's, and those an earlier
     /// process listed in `.brain/uncommitted` and never committed. For a commit, or for undoing
     /// them (see `remote.rs`).
@@ -838,7 +847,7 @@ impl LockedRepo<'_> {
             }
             false => git.commit_paths(&paths, message)?,
         };
-        let _ = fs::remove_file(self.local_dir().join(UNCOMMITTED));
+        self.clear_uncommitted();
         if let Some(commit) = made {
             self.note_commit(commit);
             // Commits are made with plumbing, which never packs objects: about once every 100

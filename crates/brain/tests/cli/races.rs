@@ -141,7 +141,14 @@ fn kill_9_at_random_instants_loses_nothing() {
     let mut killed = 0;
     let mut ops: HashMap<&str, usize> = HashMap::new();
     let mut leftovers: HashMap<String, usize> = HashMap::new();
-    for round in 0..kills {
+    let mut rounds = 0;
+    // Until `kills` rounds are done and at least a third of them killed a run mid-way (on a
+    // busy machine, run times vary and more rounds can be needed), within a bound.
+    for round in 0..kills * 4 {
+        if round >= kills && killed * 3 >= round {
+            break;
+        }
+        rounds += 1;
         // Time moves on, so that claims go stale now and then.
         clock += rng.below(3600) as i64;
         let start: jiff::Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
@@ -222,7 +229,7 @@ fn kill_9_at_random_instants_loses_nothing() {
         }
     }
     println!(
-        "crash: {kills} rounds, {killed} processes killed mid-run, operations {ops:?}, left behind and repaired: {leftovers:?}"
+        "crash: {rounds} rounds, {killed} processes killed mid-run, operations {ops:?}, left behind and repaired: {leftovers:?}"
     );
     let fix = r.brain(&["doctor", "--fix"]);
     assert!(
@@ -233,8 +240,8 @@ fn kill_9_at_random_instants_loses_nothing() {
     r.brain(&["doctor"]).ok();
     check_invariants(&r, &ids, "after doctor --fix");
     assert!(
-        killed * 3 >= kills,
-        "too few kills landed mid-run ({killed} of {kills}, runs take about {typical_us} us)"
+        killed * 3 >= rounds,
+        "too few kills landed mid-run ({killed} of {rounds}, runs take about {typical_us} us)"
     );
     let done = r.tasks_in("completed").len() + r.tasks_in("failed").len();
     println!(

@@ -106,7 +106,9 @@ fn assert_no_residue(clone: &Repo, fleet: &Fleet) {
     assert_eq!(status, "", "the working tree is not clean");
     assert_eq!(clone.git(&["rev-parse", "HEAD"]).trim(), fleet.remote_tip());
     assert!(!clone.path(".brain/unpublished").exists());
-    assert!(!clone.path(".brain/uncommitted").exists());
+    // Emptied, not removed, once its paths are committed or undone.
+    let uncommitted = std::fs::read_to_string(clone.path(".brain/uncommitted")).unwrap_or_default();
+    assert_eq!(uncommitted, "", "paths listed as uncommitted");
 }
 
 /// A pre-push hook in `clone` that runs `script` once (the first push), in the clone's folder.
