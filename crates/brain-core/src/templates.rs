@@ -63,7 +63,7 @@ Answered entries, each with its question and the answer under it.
 ";
 
 /// The root `.gitignore`, written only where the repo has none.
-pub const GITIGNORE: &str = "# brain's files for this machine only (lock, scratch index)
+pub const GITIGNORE: &str = "# brain's files for this machine only (lock, caches, scratch files)
 /.brain/
 ";
 
