@@ -273,7 +273,10 @@ impl Git {
                 "Check out a branch (git switch <branch>)",
             ));
         }
-        let _ = self.prefix.set(prefix);
+        // Paths in trees are bytes; one that does not read as UTF-8 is left to git's index.
+        if std::str::from_utf8(&out.stdout).is_ok() {
+            let _ = self.prefix.set(prefix);
+        }
         let _ = self.objects.set(objects);
         self.set_head_hint(head.map(|commit| Head { commit, tree }));
         Ok(())

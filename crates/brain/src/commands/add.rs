@@ -110,9 +110,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         if task.approval {
             let q = brain_core::questions::request_approval(locked, &id, task.title.trim(), now)?;
             if let Some(q) = q {
-                eprintln!(
+                super::note(format!(
                     "Asked for approval in prompts/pending.md ({q}); run `brain approve {id}` to open the gate."
-                );
+                ));
             }
         }
         locked.commit_point(&format!("add {id}: {}", task.title.trim()))?;

@@ -37,10 +37,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     };
     let outcome = super::locked(&repo, now, |locked| {
         for id in brain_core::questions::apply_hand_denials(locked, now)? {
-            eprintln!("brain: {id} was denied in prompts/answered.md; moved to tasks/failed/");
+            super::note(format!(
+                "brain: {id} was denied in prompts/answered.md; moved to tasks/failed/"
+            ));
         }
         for r in locked.reclaim(now, false)? {
-            eprintln!("brain: reclaimed {} to tasks/{}/: {}", r.id, r.to, r.reason);
+            super::note(format!(
+                "brain: reclaimed {} to tasks/{}/: {}",
+                r.id, r.to, r.reason
+            ));
         }
         Ok(locked.claim_from(
             queue.take(),

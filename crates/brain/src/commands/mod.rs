@@ -120,17 +120,37 @@ pub fn locked<T>(
     now: Timestamp,
     mut f: impl FnMut(&brain_core::LockedRepo<'_>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    overtaken_retry(|| {
+    let result = overtaken_retry(|| {
+        NOTES.with(|n| n.borrow_mut().clear());
         let locked = repo.lock()?;
-        for note in locked.recover(now)? {
-            eprintln!("brain: {note}");
+        for text in locked.recover(now)? {
+            note(format!("brain: {text}"));
         }
         let out = f(&locked)?;
         // Commits what is left, pushes it (with a remote), releases the lock, then makes the
         // renames durable before anything is reported.
         locked.finish()?;
         Ok(out)
-    })
+    });
+    // A section that failed with a remote was rolled back: what it did did not happen.
+    if result.is_ok() || repo.remote().is_none() {
+        for text in NOTES.with(|n| std::mem::take(&mut *n.borrow_mut())) {
+            eprintln!("{text}");
+        }
+    }
+    result
+}
+
+thread_local! {
+    /// What the running locked section has said (see [`note`]).
+    static NOTES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Says `text` on standard error once the locked section it comes from is through: with a
+/// remote, a section another machine overtook is run again from the start, and what it said
+/// the first time must not be said twice.
+pub fn note(text: String) {
+    NOTES.with(|n| n.borrow_mut().push(text));
 }
 
 /// Runs a locked section again while another machine's push overtakes it (SPEC §4: on a

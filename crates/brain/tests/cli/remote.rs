@@ -246,6 +246,25 @@ fn a_push_overtaken_mid_claim_is_undone_and_the_claim_moves_on() {
 }
 
 #[test]
+fn a_section_done_again_after_an_overtaken_push_says_things_once() {
+    let fleet = Fleet::new(1, 2);
+    let (a, b) = (&fleet.clones[0], &fleet.clones[1]);
+    b_claims_while_a_pushes(a, b);
+    let out = a.brain(&["add", "Gated", "--approval"]);
+    out.ok();
+    assert_eq!(
+        out.stderr().matches("Asked for approval").count(),
+        1,
+        "{}",
+        out.stderr()
+    );
+    let log = fleet.remote_log();
+    assert_eq!(log[0], "claim task-2026-01-30-001 by b (epoch 1)");
+    assert!(log[1].starts_with("add "), "{log:?}");
+    assert_no_residue(a, &fleet);
+}
+
+#[test]
 fn when_the_only_task_is_taken_elsewhere_mid_claim_nothing_is_left_to_claim() {
     let fleet = Fleet::new(1, 2);
     let (a, b) = (&fleet.clones[0], &fleet.clones[1]);
