@@ -44,9 +44,10 @@ pub fn update(repo: &LockedRepo<'_>) -> Result<()> {
             std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("creating", dir, e))?;
         }
         // Derived from tasks/active/ and rewritten by every transition: atomic, not fsynced.
+        // Listed first: a process killed right after the rewrite leaves it to the next commit.
+        repo.touch(&path);
         let spare = repo.local_dir().join("active-agent.spare");
         fsutil::rewrite_with_spare(&path, &spare, text.as_bytes())?;
-        repo.touch(&path);
     }
     Ok(())
 }

@@ -124,11 +124,9 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).at("creating", parent)?;
             }
+            repo.touch(&path);
             match fsutil::create_atomic(&path, content.as_bytes()) {
-                Ok(()) => {
-                    repo.touch(&path);
-                    true
-                }
+                Ok(()) => true,
                 Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
                     true
                 }

@@ -555,6 +555,10 @@ impl LockedRepo<'_> {
     ) -> Result<Option<Claimed>> {
         let from = t.path.clone();
         let to = self.task_path(State::Active, &t.id, Some(agent));
+        // Listed for the commit before the move, so that a process killed right after it
+        // leaves both paths to the next commit.
+        self.touch(&from);
+        self.touch(&to);
         let mut renamed = fsutil::rename_noreplace(&from, &to);
         if renamed
             .as_ref()
@@ -579,7 +583,6 @@ impl LockedRepo<'_> {
             Err(e) => return Err(Error::io("claiming", &from, e)),
         }
         self.defer_sync(&from);
-        self.touch(&from);
         let entry = Entry {
             id: t.id.clone(),
             state: State::Active,
@@ -712,9 +715,9 @@ impl LockedRepo<'_> {
                 format!("-{n}")
             };
             let path = dir.join(format!("{id}@{epoch}.{agent}.{kind}{suffix}.md"));
+            self.touch(&path);
             match fsutil::create_atomic(&path, body.as_bytes()) {
                 Ok(()) => {
-                    self.touch(&path);
                     self.commit_point(&format!(
                         "keep the late {kind} of {id} from {agent} (claim lost)"
                     ))?;

@@ -882,9 +882,9 @@ impl LockedRepo<'_> {
     /// Replaces `target` atomically (the new text fsynced before the rename); the folder's
     /// fsync is deferred to [`LockedRepo::finish`].
     pub fn replace_file(&self, target: &Path, data: &[u8]) -> Result<()> {
-        self.replace_untracked(target, data)?;
+        // Listed first: a process killed right after the replace leaves it to the next commit.
         self.touch(target);
-        Ok(())
+        self.replace_untracked(target, data)
     }
 
     /// [`LockedRepo::replace_file`] without recording the change for the next commit (for
@@ -982,9 +982,9 @@ impl LockedRepo<'_> {
         loop {
             let id = self.next_id(now)?;
             let path = self.task_path(State::Pending, &id, None);
+            self.touch(&path);
             match fsutil::create_atomic(&path, render(&id).as_bytes()) {
                 Ok(()) => {
-                    self.touch(&path);
                     return Ok((id, path));
                 }
                 // Someone outside brain wrote this name meanwhile: take the next one.

@@ -191,29 +191,10 @@ fn kill_9_at_random_instants_loses_nothing() {
             }
         };
         *ops.entry(op).or_default() += 1;
-        let started = std::time::Instant::now();
-        let mut child = r
-            .cmd()
-            .env("BRAIN_NOW", &now)
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // One round in four runs to the end, so the queue moves and the length of a run is
-        // known; the others are killed at a random instant within that length.
-        let wait = std::time::Duration::from_micros(rng.below(typical_us * 6 / 5 + 1));
-        if rng.below(4) != 0 {
-            std::thread::sleep(wait);
-            if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap();
-                killed += 1;
-            }
-            child.wait().unwrap();
-        } else {
-            child.wait().unwrap();
-            typical_us = (typical_us * 3 + started.elapsed().as_micros() as u64) / 4;
-        }
+        let mut cmd = r.cmd();
+        cmd.env("BRAIN_NOW", &now).args(&args);
+        let (wait, landed) = run_or_kill(&mut rng, &mut typical_us, cmd, false);
+        killed += usize::from(landed);
         let after = format!("round {round}, {args:?} killed after {wait:?}");
         check_invariants(&r, &ids, &after);
         // What a kill can leave is only what doctor --fix repairs.
@@ -248,4 +229,114 @@ fn kill_9_at_random_instants_loses_nothing() {
         "crash: {done} of {} tasks finished along the way",
         ids.len()
     );
+}
+
+/// `kill -9` of brain and the git commands it runs (its whole process group, as when a service
+/// is stopped) at random instants during claims and dones that commit: in the middle of git
+/// writing objects, moving the branch or the user's index, and of brain writing trees.
+/// Afterwards `brain doctor --fix` leaves every task in one folder, everything committed, the user's `git status` clean for brain's files, and `git fsck`
+/// content.
+#[test]
+fn kill_9_during_commits_leaves_a_sound_repository() {
+    let r = Repo::new();
+    let rounds = size("BRAIN_CRASH_KILLS", 60) / 2;
+    let mut rng = Rng(size("BRAIN_CRASH_SEED", 0x2545_f491) as u64 | 1);
+    let ids: Vec<String> = (0..rounds / 2 + 4)
+        .map(|i| r.add(&[&format!("task {i}")]))
+        .collect();
+    let mut typical_us: u64 = 40_000;
+    let (mut killed, mut locks) = (0, 0);
+    for round in 0..rounds {
+        let active = r.tasks_in("active");
+        let args: Vec<String> = match active.first() {
+            Some(file) if rng.below(2) == 0 => {
+                let id = file.split('.').next().unwrap().to_string();
+                ["done", &id, "--agent", "a", "--result", "ok"]
+                    .map(String::from)
+                    .to_vec()
+            }
+            _ => ["claim", "--agent", "a"].map(String::from).to_vec(),
+        };
+        let mut cmd = r.cmd();
+        cmd.args(&args);
+        let (wait, landed) = run_or_kill(&mut rng, &mut typical_us, cmd, true);
+        killed += usize::from(landed);
+        let after = format!("round {round}, {args:?} killed after {wait:?}");
+        // A git command killed halfway leaves its lock file, which doctor --fix removes once it
+        // is a minute old: make any such file that old.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        for lock in walk(&r.path(".git")).filter(|p| p.extension().is_some_and(|e| e == "lock")) {
+            locks += 1;
+            let f = std::fs::File::options().append(true).open(&lock).unwrap();
+            f.set_modified(old).unwrap();
+        }
+        // Commits what the killed process left uncommitted.
+        r.brain(&["doctor", "--fix"]);
+        check_invariants(&r, &ids, &after);
+        let status = r.git(&["status", "--porcelain", "--", "tasks", "context", "prompts"]);
+        assert_eq!(status, "", "{after}: not committed");
+        r.git(&["fsck", "--strict", "--no-dangling"]);
+    }
+    println!("commit crash: {rounds} rounds, {killed} killed mid-run, {locks} git lock files left");
+    assert!(
+        killed * 4 >= rounds,
+        "only {killed} of {rounds} kills landed mid-run"
+    );
+}
+
+/// Runs `cmd` to its end one round in four, so that the queue moves and `typical_us` (how long
+/// a run takes) is known; otherwise kills it with SIGKILL (its whole process group when
+/// `group`, on Unix) at a random instant within a little more than that. Returns the instant,
+/// and whether the kill landed before the run ended.
+fn run_or_kill(
+    rng: &mut Rng,
+    typical_us: &mut u64,
+    mut cmd: std::process::Command,
+    group: bool,
+) -> (std::time::Duration, bool) {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    if group {
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    let wait = std::time::Duration::from_micros(rng.below(*typical_us * 6 / 5 + 1));
+    if rng.below(4) == 0 {
+        child.wait().unwrap();
+        *typical_us = (*typical_us * 3 + started.elapsed().as_micros() as u64) / 4;
+        return (wait, false);
+    }
+    std::thread::sleep(wait);
+    let landed = child.try_wait().unwrap().is_none();
+    if landed {
+        #[cfg(unix)]
+        if group {
+            std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status()
+                .unwrap();
+        }
+        let _ = child.kill();
+    }
+    child.wait().unwrap();
+    (wait, landed)
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> impl Iterator<Item = std::path::PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.into_iter()
 }
