@@ -182,6 +182,13 @@ impl<'a> Trees<'a> {
 
     /// Applies `changes` (paths from the top of the work tree, `/`-separated) to the base tree.
     pub(crate) fn edit(mut self, changes: &[(Vec<u8>, Change)]) -> Result<Edited, Stop> {
+        if changes.is_empty() {
+            return Ok(Edited {
+                root: self.base,
+                written: Vec::new(),
+                objects: self.objects,
+            });
+        }
         for (path, _) in changes {
             if path.is_empty()
                 || path.split(|&b| b == b'/').any(|c| {
@@ -228,14 +235,12 @@ impl<'a> Trees<'a> {
         if let Some(data) = read_loose(&self.objects, &oid, "tree") {
             return Ok(data);
         }
-        let below: Vec<&Vec<u8>> = self
-            .needed
-            .iter()
-            .filter(|p| {
-                path.is_empty()
-                    || p.starts_with(path) && matches!(p.get(path.len()), None | Some(b'/'))
-            })
-            .collect();
+        let mut below: Vec<&[u8]> = vec![path];
+        below.extend(self.needed.iter().map(Vec::as_slice).filter(|p| {
+            p.len() > path.len()
+                && p.starts_with(path)
+                && (path.is_empty() || p[path.len()] == b'/')
+        }));
         let base = hex(&self.base);
         let mut input = Vec::new();
         for p in &below {

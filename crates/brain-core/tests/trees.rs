@@ -243,6 +243,13 @@ fn trees_match_git_at_the_top_of_the_work_tree_and_in_a_folder() {
     let trace = dir.path().join("trace");
     // SAFETY: the only test in this binary, and no other thread reads the environment.
     unsafe { std::env::set_var("GIT_TRACE", &trace) };
+    // Found by this test once: nothing to commit, with every object packed.
+    let nothing = [
+        Step::Files(vec![(0, 0, Write::Text, 1)]),
+        Step::Gc,
+        Step::Empty(vec![2]),
+    ];
+    run(&nothing, "", &trace);
     // Each case is a repository and 60 commits with real git: a few cases, and a short
     // shrink (a failing case names its step and paths anyway).
     for (prefix, cases) in [("", 4), ("sub/brain", 2)] {
