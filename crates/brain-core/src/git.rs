@@ -99,17 +99,21 @@ impl Git {
     /// git, since every command needs to know; [`Git::check_ready`] runs git before anything
     /// is committed and reports what git says if it disagrees.
     pub fn detect(root: &Path, scratch: &Path) -> Option<Git> {
-        (root.ancestors().any(|d| d.join(".git").exists()) && crate::fsutil::on_path("git")).then(
-            || Git {
-                root: root.to_path_buf(),
-                scratch: scratch.to_path_buf(),
-                no_identity: std::sync::OnceLock::new(),
-                head_hint: Default::default(),
-                prefix: std::sync::OnceLock::new(),
-                objects: std::sync::OnceLock::new(),
-                edit_trees: false,
-            },
-        )
+        (root.ancestors().any(|d| d.join(".git").exists()) && crate::fsutil::on_path("git"))
+            .then(|| Git::at(root, scratch))
+    }
+
+    /// The work tree at `root`, with brain's scratch folder `scratch`, nothing known of it yet.
+    fn at(root: &Path, scratch: &Path) -> Git {
+        Git {
+            root: root.to_path_buf(),
+            scratch: scratch.to_path_buf(),
+            no_identity: std::sync::OnceLock::new(),
+            head_hint: Default::default(),
+            prefix: std::sync::OnceLock::new(),
+            objects: std::sync::OnceLock::new(),
+            edit_trees: false,
+        }
     }
 
     /// Builds commits' trees in process (see `gittree.rs`), so that a commit does not read and
@@ -124,15 +128,7 @@ impl Git {
         let mut c = command(root);
         c.args(["init", "-q"]);
         run(c, "init")?;
-        Ok(Git {
-            root: root.to_path_buf(),
-            scratch: scratch.to_path_buf(),
-            no_identity: std::sync::OnceLock::new(),
-            head_hint: Default::default(),
-            prefix: std::sync::OnceLock::new(),
-            objects: std::sync::OnceLock::new(),
-            edit_trees: false,
-        })
+        Ok(Git::at(root, scratch))
     }
 
     fn cmd(&self) -> Command {

@@ -984,9 +984,7 @@ impl LockedRepo<'_> {
             let path = self.task_path(State::Pending, &id, None);
             self.touch(&path);
             match fsutil::create_atomic(&path, render(&id).as_bytes()) {
-                Ok(()) => {
-                    return Ok((id, path));
-                }
+                Ok(()) => return Ok((id, path)),
                 // Someone outside brain wrote this name meanwhile: take the next one.
                 Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),

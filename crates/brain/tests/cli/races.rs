@@ -300,6 +300,9 @@ fn run_or_kill(
     if group {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     }
+    // Elsewhere only brain itself is killed.
+    #[cfg(not(unix))]
+    let _ = group;
     let started = std::time::Instant::now();
     let mut child = cmd.spawn().unwrap();
     let wait = std::time::Duration::from_micros(rng.below(*typical_us * 6 / 5 + 1));
