@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use crate::fsutil;
 use crate::task::{Approval, Meta, Priority, State, Task};
 
-const MAGIC: &[u8; 8] = b"BRNCACH4";
+const MAGIC: &[u8; 8] = b"BRNCACH5";
 /// Files changed this recently (milliseconds) are not cached, where timestamps are fine-grained.
 pub const RACY_FINE_MS: i128 = 100;
 /// Files changed this recently (seconds) are not cached, where timestamps are whole seconds.
@@ -413,6 +413,7 @@ fn encode_task(e: &mut Enc, t: &Task) {
     e.ts(m.heartbeat_at);
     e.ts(m.completed_at);
     e.ts(m.failed_at);
+    e.list(&t.warnings);
 }
 
 fn decode_task(d: &mut Dec<'_>, path: PathBuf, state: State) -> Option<Task> {
@@ -457,6 +458,7 @@ fn decode_task(d: &mut Dec<'_>, path: PathBuf, state: State) -> Option<Task> {
         title,
         path,
         meta,
+        warnings: d.list()?,
     })
 }
 
@@ -544,6 +546,7 @@ mod tests {
                 completed_at: None,
                 failed_at: ts("2026-01-31T03:06:00Z"),
             },
+            warnings: vec!["a warning".into()],
         };
         let stamp = Stamp {
             ino: 1,
@@ -592,6 +595,7 @@ mod tests {
                 &file,
             )
             .unwrap(),
+            warnings: Vec::new(),
         };
         let path = dir.path().join("c");
         save(&path, std::iter::once(("t.md", stamp, Source::Task(&task))));

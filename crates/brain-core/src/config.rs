@@ -44,6 +44,28 @@ pub struct RunConfig {
     /// expression in local time: minute hour day-of-month month day-of-week.
     #[serde(default = "default_schedule")]
     pub schedule: String,
+    /// What of each agent's output goes into git (see [`CommitOutput`]).
+    #[serde(default)]
+    pub commit_output: CommitOutput,
+    /// With `commit_output = "full"`, the largest output committed whole (`"1MiB"`); a larger
+    /// one is committed as a summary.
+    #[serde(default = "default_max_committed", deserialize_with = "size")]
+    pub max_committed_output: u64,
+}
+
+/// What of an agent's output `brain run` commits. The whole output is always kept in
+/// `logs/runs/<id>@<epoch>.log` on the machine that ran it; git gets:
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitOutput {
+    /// A summary (`<id>@<epoch>.summary.md`: the first and last lines, at most 16 KiB). An
+    /// agent's whole output can be large, and can hold secrets it printed; it stays local.
+    #[default]
+    Summary,
+    /// The whole output, up to `max_committed_output`; a larger one as a summary.
+    Full,
+    /// Nothing (the task's `## Result` still holds the end of it).
+    None,
 }
 
 impl Default for RunConfig {
@@ -53,6 +75,8 @@ impl Default for RunConfig {
             timeout: default_run_timeout(),
             kill_grace: default_kill_grace(),
             schedule: default_schedule(),
+            commit_output: CommitOutput::default(),
+            max_committed_output: default_max_committed(),
         }
     }
 }
@@ -69,6 +93,41 @@ fn default_schedule() -> String {
     "0 2 * * *".into()
 }
 
+fn default_max_committed() -> u64 {
+    1024 * 1024
+}
+
+fn size<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_size(&s).map_err(serde::de::Error::custom)
+}
+
+/// Parses a size such as `1MiB`, `512KiB`, `2MB`, `4096` (bytes) into bytes.
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (n, unit) = t.split_at(digits);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; write it like 1MiB, 512KiB or 4096"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "bytes" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "`{s}` has an unknown unit `{other}`; write it like 1MiB, 512KiB or 4096"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large a size"))
+}
+
 /// `[git]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -76,8 +135,9 @@ pub struct GitConfig {
     /// Commit every transition (when the brain repo is in a git work tree).
     #[serde(default = "yes")]
     pub commit: bool,
-    /// A task's heartbeats are committed at most once per this long (`"10m"`); the ones in
-    /// between are written to the file only and go into the task's next commit.
+    /// A task's heartbeat is written to its file, and committed, at most once per this long
+    /// (`"10m"`, and at most every quarter of `stale_after`); the ones in between change
+    /// nothing.
     #[serde(default = "default_heartbeat_every", deserialize_with = "duration")]
     pub heartbeat_every: u64,
     /// The git remote that arbitrates the queue between machines (`"origin"`). When set, a
@@ -258,7 +318,8 @@ prompt = "agents/overnight.md"
 [git]
 # Commit every transition (claim, done, ...) with exactly the files it touched.
 commit = true
-# Commit a task's heartbeats at most this often; the others go into its next commit.
+# Write (and commit) a task's heartbeat at most this often (and at most every quarter of
+# stale_after); a heartbeat in between changes nothing.
 heartbeat_every = "10m"
 # Share this queue between machines through a git remote: a transition is real only once a
 # fast-forward push of it is accepted (brain fetches and tries again when another machine got
@@ -277,6 +338,12 @@ heartbeat_every = "10m"
 # kill_grace = "10s"
 # When `brain daemon` runs `brain run` (cron: minute hour day month weekday, local time).
 # schedule = "0 2 * * *"
+# What of each agent's output goes into git: "summary" (its first and last lines, at most
+# 16 KiB), "full" (the whole output, up to max_committed_output; a larger one as a summary) or
+# "none". The whole output always stays in logs/runs/ on this machine: it can be large, and
+# it can hold a secret an agent printed.
+# commit_output = "summary"
+# max_committed_output = "1MiB"
 "#;
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Listing {
             let fd = openat(
                 CWD,
                 dir,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )?;
             let mut d = Dir::read_from(&fd)?;

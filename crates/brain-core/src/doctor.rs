@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -11,8 +11,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::frontmatter::FieldValue;
 use crate::fsutil;
 use crate::init;
-use crate::repo::{LockedRepo, Name, classify};
-use crate::task::State;
+use crate::repo::{Entry, LockedRepo, Name, classify};
+use crate::task::{State, TaskFile};
 
 /// What kind of problem a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,11 +22,14 @@ pub enum Check {
     Missing,
     /// A task file does not parse.
     Parse,
+    /// A path brain reads is a symbolic link, a named pipe, a device: brain never follows or
+    /// opens those.
+    Special,
     /// `status` disagrees with the folder.
     Status,
     /// The `id` field disagrees with the file name.
     IdField,
-    /// One id has files in more than one place.
+    /// One id has files in more than one place (ids that differ only in case are one id).
     Duplicate,
     /// A temporary file left by an interrupted write.
     Temporary,
@@ -40,16 +43,55 @@ pub enum Check {
     /// A lock file left in `.git` by a git command that was killed; commits fail while it is
     /// there.
     GitLock,
+    /// HEAD, the user's git index and the folder disagree about one of brain's files: the
+    /// user's next `git commit` would record an old view of the queue, or a clone would not
+    /// see what is here.
+    Drift,
+    /// Git commit hooks that do not run for brain's own commits.
+    Hooks,
+    /// Something in a task file or in prompts/ that brain reads differently than a person
+    /// might expect (a misspelt field, an answer that is neither yes nor no).
+    Reading,
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Something is wrong; the repo is unhealthy until it is repaired.
+    Problem,
+    /// Worth knowing; nothing is wrong with the queue.
+    Warning,
 }
 
 /// A git lock file older than this (seconds) was left by a killed command: a running git
 /// command holds one for milliseconds.
 pub const STALE_GIT_LOCK_SECS: u64 = 60;
 
+/// Where `doctor --fix` puts a file it takes out of the queue because its id has a newer file
+/// elsewhere (kept, never deleted; nothing in it is read as a task).
+pub const CONFLICTS_DIR: &str = "tasks/conflicts";
+
+/// brain's own files, as git pathspecs relative to the root: what must be the same in HEAD,
+/// the user's index and the folder.
+pub const OWN_PATHS: &[&str] = &[
+    "tasks",
+    "context/active-agent.md",
+    "context/handoff.md",
+    "context/usage.md",
+    "prompts/pending.md",
+    "prompts/answered.md",
+    "logs/runs",
+    ":(glob)logs/*-overnight.log",
+    // brain's temporary files are reported (and removed) as such, not as changes.
+    ":(exclude,glob)**/.*.brain-tmp.*",
+];
+
 /// One problem, and whether `--fix` repaired it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub check: Check,
+    pub level: Level,
     pub path: PathBuf,
     pub message: String,
     pub fixed: bool,
@@ -63,25 +105,38 @@ pub struct Report {
 }
 
 impl Report {
-    /// Healthy when every finding was fixed (or there were none).
+    /// Healthy when every problem was fixed (or there were none); warnings do not count.
     pub fn healthy(&self) -> bool {
-        self.findings.iter().all(|f| f.fixed)
+        self.findings
+            .iter()
+            .all(|f| f.fixed || f.level == Level::Warning)
     }
 
     fn add(&mut self, check: Check, path: PathBuf, message: impl Into<String>, fixed: bool) {
         self.findings.push(Finding {
             check,
+            level: Level::Problem,
             path,
             message: message.into(),
             fixed,
         });
     }
+
+    fn warn(&mut self, check: Check, path: PathBuf, message: impl Into<String>) {
+        self.findings.push(Finding {
+            check,
+            level: Level::Warning,
+            path,
+            message: message.into(),
+            fixed: false,
+        });
+    }
 }
 
 /// Checks the repo; with `fix`, repairs what is safe: missing folders and files, leftover
-/// temporary files, `status` and `id` fields that disagree with the file's place. It never
-/// rewrites, moves or deletes a task file it cannot parse, and leaves duplicates and bad names
-/// to a person.
+/// temporary files, `status` and `id` fields that disagree with the file's place, an id in
+/// two places, brain's files that no commit records. It never rewrites, moves or deletes a
+/// task file it cannot parse, and leaves bad names and special files to a person.
 pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<Report> {
     let mut report = Report::default();
     let root = repo.root().to_path_buf();
@@ -95,6 +150,13 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 true,
             );
         }
+    } else if let Some(rel) = cut_short_claim(repo) {
+        report.add(
+            Check::Interrupted,
+            root.join(&rel),
+            "a claim was cut short before its fields were written (nobody got its token); `--fix` (or the next command that changes the queue) puts the task back in pending/",
+            false,
+        );
     }
     if let Some(git) = repo.git() {
         for (path, age) in git.lock_files()? {
@@ -108,6 +170,21 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 format!("a git command holds it ({age} s old); if none is running, remove it")
             };
             report.add(Check::GitLock, path, what, fixed);
+        }
+        let hooks = git.commit_hooks();
+        if !hooks.is_empty() {
+            let names: Vec<String> = hooks
+                .iter()
+                .filter_map(|h| h.file_name()?.to_str().map(str::to_string))
+                .collect();
+            report.warn(
+                Check::Hooks,
+                hooks[0].parent().unwrap_or(&root).to_path_buf(),
+                format!(
+                    "the commit hooks {} do not run for brain's own commits (brain commits with `git commit-tree`: a hook would run on every claim and heartbeat, and one that fails or waits for input would stop the queue at night). Your own `git commit` runs them as usual, and `git push` runs pre-push for brain's pushes too",
+                    names.join(", ")
+                ),
+            );
         }
     }
     let approvals: std::collections::HashSet<String> = crate::questions::all(repo)?
@@ -140,9 +217,14 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             fixed,
         );
     }
-    let mut seen: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    // Every task file by id, ids compared without regard to case.
+    let mut seen: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for state in State::ALL {
         let dir = repo.state_dir(state);
+        if let Err(e) = repo.check_state_dir(state) {
+            report.add(Check::Special, dir, special_message(&e), false);
+            continue;
+        }
         let read = match fs::read_dir(&dir) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -166,7 +248,17 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             };
             let (id, agent) = match classify(state, name) {
                 Name::Task { id, agent } => (id, agent),
-                Name::Ignored => continue,
+                Name::Ignored => {
+                    // A link or a pipe that does not even look like a task is still reported:
+                    // brain never opens it, and a person should know it is there.
+                    if let Err(e) = fsutil::open_regular(&path)
+                        && matches!(e, Error::Special { .. })
+                        && !name.starts_with('.')
+                    {
+                        report.add(Check::Special, path, special_message(&e), false);
+                    }
+                    continue;
+                }
                 Name::Temporary => {
                     let fixed = fix && fs::remove_file(&path).is_ok();
                     report.add(
@@ -182,16 +274,22 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                     continue;
                 }
             };
-            seen.entry(id.clone()).or_default().push(path.clone());
             report.tasks_checked += 1;
-            let entry = crate::repo::Entry {
+            let entry = Entry {
                 id: id.clone(),
                 state,
                 agent,
                 path: path.clone(),
             };
+            seen.entry(id.to_ascii_lowercase())
+                .or_default()
+                .push(entry.clone());
             let mut file = match repo.read(&entry) {
                 Ok(f) => f,
+                Err(e @ Error::Special { .. }) => {
+                    report.add(Check::Special, path, special_message(&e), false);
+                    continue;
+                }
                 Err(e) => {
                     let what = match e {
                         Error::Parse { line, message, .. } => format!("line {line}: {message}"),
@@ -208,7 +306,9 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                     continue;
                 }
             };
-            let mut changed = false;
+            for w in crate::task::reading_warnings(&file) {
+                report.warn(Check::Reading, path.clone(), w);
+            }
             let interrupted = if state == State::Active {
                 crate::lifecycle::unfinished_move(&file.task)
             } else {
@@ -236,12 +336,10 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                     && file
                         .set("status", FieldValue::Str(state.as_str().into()))
                         .is_ok();
-                changed |= fixed;
                 report.add(Check::Status, path.clone(), msg, fixed);
             }
             if let Some(field) = file.task.meta.id.clone().filter(|f| *f != id) {
                 let fixed = fix && file.set("id", FieldValue::Str(id.clone())).is_ok();
-                changed |= fixed;
                 report.add(
                     Check::IdField,
                     path.clone(),
@@ -254,10 +352,7 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 && !approvals.contains(&id)
             {
                 let fixed = fix && {
-                    if changed {
-                        repo.replace_file(&path, file.doc.text().as_bytes())?;
-                        changed = false;
-                    }
+                    repo.save_task(&mut file)?;
                     crate::questions::request_approval(repo, &id, &file.task.title, now)?.is_some()
                 };
                 report.add(
@@ -267,23 +362,14 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                     fixed,
                 );
             }
-            if changed {
-                repo.replace_file(&path, file.doc.text().as_bytes())?;
-            }
+            repo.save_task(&mut file)?;
         }
     }
-    for (id, paths) in seen.into_iter().filter(|(_, p)| p.len() > 1) {
-        let list = paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        report.add(
-            Check::Duplicate,
-            paths[0].clone(),
-            format!("task `{id}` has {} files: {list}; keep the right one and move the others out of tasks/", paths.len()),
-            false,
-        );
+    for w in crate::questions::reading_warnings(repo)? {
+        report.warn(Check::Reading, root.join(crate::questions::ANSWERED), w);
+    }
+    for entries in seen.into_values().filter(|e| e.len() > 1) {
+        duplicates(repo, &entries, fix, now, &mut report)?;
     }
     let fixed = report.findings.iter().filter(|f| f.fixed).count();
     // While a git lock file is still there, a commit would fail: the repairs wait on disk
@@ -295,5 +381,233 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
     if fix && !locked_git {
         repo.commit_leftovers(&format!("doctor: repair {fixed} problem(s)"))?;
     }
+    if let Some(git) = repo.git() {
+        let mut drift = git.drift(OWN_PATHS)?;
+        if fix && !drift.is_empty() && !locked_git {
+            for (path, _) in &drift {
+                repo.touch(&root.join(path));
+            }
+            repo.commit_leftovers(&format!(
+                "doctor: record {} change(s) to brain's files that no commit had",
+                drift.len()
+            ))?;
+            let left = git.drift(OWN_PATHS)?;
+            for (path, what) in &drift {
+                let fixed = !left.iter().any(|(p, _)| p == path);
+                report.add(Check::Drift, root.join(path), drift_message(what), fixed);
+            }
+            drift.clear();
+        }
+        for (path, what) in drift {
+            report.add(Check::Drift, root.join(path), drift_message(&what), false);
+        }
+    }
     Ok(report)
+}
+
+fn drift_message(what: &str) -> String {
+    format!(
+        "{what}; `brain doctor --fix` commits brain's files as they are in the folder and brings your git index in line"
+    )
+}
+
+fn special_message(e: &Error) -> String {
+    match e {
+        Error::Special { what, .. } => format!(
+            "is {what}, not a regular file: brain never follows it or opens it; replace it with a regular file, or remove it"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The active file `.brain/claiming` names while a claim is under way, when that claim was
+/// cut short (see `LockedRepo::claim_one`).
+fn cut_short_claim(repo: &LockedRepo<'_>) -> Option<String> {
+    let text =
+        fs::read_to_string(repo.local_dir().join(crate::lifecycle::CLAIMING)).unwrap_or_default();
+    let rel = text.trim();
+    if rel.is_empty() {
+        return None;
+    }
+    let path = repo.root().join(rel);
+    let name = path.file_name()?.to_str()?;
+    let Name::Task { id, agent } = classify(State::Active, name) else {
+        return None;
+    };
+    let f = repo
+        .read(&Entry {
+            id,
+            state: State::Active,
+            agent,
+            path: path.clone(),
+        })
+        .ok()?;
+    crate::lifecycle::is_hand_claim(&f.task).then(|| rel.to_string())
+}
+
+/// How far along a file of a task is: the one furthest along (by epoch, then by state) is
+/// the task; the others are copies.
+fn rank(f: &TaskFile) -> (u64, u8) {
+    let stage = match f.task.state {
+        State::Pending => 0,
+        State::Active => 1,
+        State::Completed | State::Failed => 2,
+    };
+    (f.task.meta.epoch, stage)
+}
+
+/// One id with several files: names them, says which one is the task and what becomes of the
+/// others, and with `fix` does it. A pending copy of a finished task (a person who copied it
+/// back to run it again) becomes a new task with a new id; any other older copy (an editor
+/// that saved a path brain had moved, a case-only twin) is moved to `tasks/conflicts/`, kept.
+fn duplicates(
+    repo: &LockedRepo<'_>,
+    entries: &[Entry],
+    fix: bool,
+    now: jiff::Timestamp,
+    report: &mut Report,
+) -> Result<()> {
+    let root = repo.root();
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let list = entries
+        .iter()
+        .map(|e| rel(&e.path))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let id = &entries[0].id;
+    let files: Vec<TaskFile> = match entries.iter().map(|e| repo.read(e)).collect() {
+        Ok(f) => f,
+        Err(_) => {
+            report.add(
+                Check::Duplicate,
+                entries[0].path.clone(),
+                format!(
+                    "task `{id}` has {} files: {list}; one of them cannot be read, so brain does not choose: keep the right one and move the others out of tasks/",
+                    entries.len()
+                ),
+                false,
+            );
+            return Ok(());
+        }
+    };
+    let winner = (0..files.len())
+        .max_by(|&a, &b| {
+            rank(&files[a])
+                .cmp(&rank(&files[b]))
+                .then_with(|| files[b].task.path.cmp(&files[a].task.path))
+        })
+        .unwrap_or(0);
+    let w = &files[winner];
+    for (i, f) in files.iter().enumerate() {
+        if i == winner {
+            continue;
+        }
+        let here = rel(&f.task.path);
+        let copy_to_rerun = f.task.state == State::Pending
+            && matches!(w.task.state, State::Completed | State::Failed)
+            && f.task.meta.epoch == w.task.meta.epoch;
+        let (message, fixed) = if copy_to_rerun {
+            let new = if fix {
+                rerun_as_new(repo, f, now)?
+            } else {
+                None
+            };
+            let done = new
+                .as_deref()
+                .map(|n| format!("; it is now the new task {n}"))
+                .unwrap_or_default();
+            (
+                format!(
+                    "task `{id}` has {} files: {list}. {here} is a copy of the finished {}: `--fix` makes it a new task with an id of its own, so that it can run again (or delete it){done}",
+                    entries.len(),
+                    rel(&w.task.path)
+                ),
+                new.is_some(),
+            )
+        } else {
+            let fixed = fix && set_aside(repo, f)?;
+            (
+                format!(
+                    "task `{id}` has {} files: {list}. The task is {} (epoch {}); {here} (epoch {}) is an older copy: `--fix` moves it to {CONFLICTS_DIR}/, where it is kept out of the queue",
+                    entries.len(),
+                    rel(&w.task.path),
+                    w.task.meta.epoch,
+                    f.task.meta.epoch
+                ),
+                fixed,
+            )
+        };
+        report.add(Check::Duplicate, f.task.path.clone(), message, fixed);
+    }
+    Ok(())
+}
+
+/// Makes the pending copy `f` of a finished task a new task: a new id, no claim, no attempt
+/// counted; its text is otherwise kept. Returns the new id.
+fn rerun_as_new(
+    repo: &LockedRepo<'_>,
+    f: &TaskFile,
+    now: jiff::Timestamp,
+) -> Result<Option<String>> {
+    let mut copy = f.clone();
+    for k in [
+        "claimed_by",
+        "claimed_at",
+        "heartbeat_at",
+        "completed_at",
+        "failed_at",
+    ] {
+        copy.remove(k)?;
+    }
+    copy.set_all(&[
+        ("status", FieldValue::Str("pending".into())),
+        ("attempt", FieldValue::Int(0)),
+        ("epoch", FieldValue::Int(0)),
+    ])?;
+    let keep_id = copy.task.meta.id.is_some();
+    let (id, _) = repo.create_pending(now, |new_id| {
+        let mut c = copy.clone();
+        if keep_id {
+            let _ = c.set("id", FieldValue::Str(new_id.to_string()));
+        }
+        c.doc.text().to_string()
+    })?;
+    repo.touch(&f.task.path);
+    fs::remove_file(&f.task.path).at("removing", &f.task.path)?;
+    repo.defer_sync(&f.task.path);
+    Ok(Some(id))
+}
+
+/// Moves the older copy `f` out of the queue, into [`CONFLICTS_DIR`] (never over a file).
+fn set_aside(repo: &LockedRepo<'_>, f: &TaskFile) -> Result<bool> {
+    let dir = repo.root().join(CONFLICTS_DIR);
+    fs::create_dir_all(&dir).at("creating", &dir)?;
+    let name = f
+        .task
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let rest = name.split_once('.').map_or("md", |(_, r)| r);
+    for n in 0..1000 {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let to = dir.join(format!("{}@{}{suffix}.{rest}", f.task.id, f.task.state));
+        repo.touch(&f.task.path);
+        repo.touch(&to);
+        match fsutil::rename_noreplace(&f.task.path, &to) {
+            Ok(()) => {
+                repo.defer_sync(&to);
+                repo.defer_sync(&f.task.path);
+                repo.forget_active();
+                return Ok(true);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("moving", &f.task.path, e)),
+        }
+    }
+    Ok(false)
 }

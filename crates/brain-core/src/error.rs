@@ -22,6 +22,24 @@ pub enum Error {
         line: usize,
         message: String,
     },
+    /// A path brain reads is not a regular file (a symbolic link, a named pipe, a folder, a
+    /// device). brain never follows a link out of the repo or opens a special file.
+    #[error(
+        "{path}: is {what}, not a regular file; brain reads only regular files inside the repo (it never follows a symbolic link or opens a pipe or device): replace it with a regular file, or remove it"
+    )]
+    Special { path: PathBuf, what: &'static str },
+    /// A file is larger than brain reads (or writes) for its kind.
+    #[error("{path}: {message}")]
+    TooLarge { path: PathBuf, message: String },
+    /// One task id has files in two places, so a move cannot be made without losing one.
+    #[error(
+        "task {id} has a file at {there} already, so brain did not move {here} there (a copy, or an editor that saved an old path?); nothing was changed. `brain doctor` shows both files, and `brain doctor --fix` sorts them out"
+    )]
+    Duplicate {
+        id: String,
+        here: PathBuf,
+        there: PathBuf,
+    },
     /// `brain.toml` is invalid.
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },

@@ -239,8 +239,14 @@ fn line_end(text: &str, pos: usize, limit: usize) -> usize {
     text[pos..limit].find('\n').map_or(limit, |i| pos + i + 1)
 }
 
+/// Whether `line` is the key line of `key`, in any case (`Priority:` is `priority`, as the
+/// parser reads it).
 fn is_key_line(line: &str, key: &str) -> bool {
-    let Some(rest) = line.strip_prefix(key) else {
+    let Some(rest) = line
+        .get(..key.len())
+        .filter(|k| k.eq_ignore_ascii_case(key))
+        .map(|_| &line[key.len()..])
+    else {
         return false;
     };
     let rest = rest.trim_start_matches([' ', '\t']);

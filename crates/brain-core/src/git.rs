@@ -6,6 +6,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
 use crate::gittree;
@@ -30,6 +31,29 @@ pub struct Git {
     /// Edit commits' trees in process (only while the queue lock serializes commits; see
     /// `gittree.rs`).
     edit_trees: bool,
+    /// The settings of the user's git configuration that brain honours, read once.
+    settings: std::sync::OnceLock<Settings>,
+}
+
+/// What brain reads of the user's git configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `commit.gpgSign`: brain signs its commits too.
+    pub sign: bool,
+    /// `gc.auto` is set.
+    pub gc_auto: bool,
+    /// `core.hooksPath`.
+    pub hooks_path: Option<String>,
+}
+
+/// How long brain waits for the user's git index while another git command holds
+/// `index.lock` (an IDE or a shell prompt running `git status` holds it for milliseconds at a
+/// time) before it gives up on the command at hand.
+pub const INDEX_WAIT: Duration = Duration::from_secs(3);
+
+/// Whether a git error says the index is locked by another git command.
+fn index_busy(message: &str) -> bool {
+    message.contains("index.lock")
 }
 
 /// A commit, and its tree when known.
@@ -73,10 +97,25 @@ fn run(mut cmd: Command, what: &str) -> Result<Output> {
     if !out.status.success() {
         return Err(Error::Git {
             command: what.to_string(),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            message: short_message(&String::from_utf8_lossy(&out.stderr)),
         });
     }
     Ok(out)
+}
+
+/// Git's message, with its paragraph about a lock file (`Unable to create '….lock': File
+/// exists. Another git process seems to be running…`) put in one sentence.
+fn short_message(stderr: &str) -> String {
+    let text = stderr.trim();
+    if let Some(start) = text.find("Unable to create '")
+        && let Some(len) = text[start + 18..].find("': File exists")
+    {
+        let lock = &text[start + 18..start + 18 + len];
+        return format!(
+            "{lock} exists: another git command is running, or one was killed and left it behind (`brain doctor` tells which, and `--fix` removes a stale one)"
+        );
+    }
+    text.to_string()
 }
 
 fn stdout(out: &Output) -> String {
@@ -113,6 +152,7 @@ impl Git {
             prefix: std::sync::OnceLock::new(),
             objects: std::sync::OnceLock::new(),
             edit_trees: false,
+            settings: std::sync::OnceLock::new(),
         }
     }
 
@@ -133,6 +173,102 @@ impl Git {
 
     fn cmd(&self) -> Command {
         command(&self.root)
+    }
+
+    /// Runs a git command that writes the user's index, again and again while another git
+    /// command holds `index.lock`, for up to [`INDEX_WAIT`].
+    fn run_on_index(&self, make: impl Fn() -> Command, what: &str) -> Result<Output> {
+        let start = Instant::now();
+        loop {
+            match run(make(), what) {
+                Err(Error::Git { message, .. })
+                    if index_busy(&message) && start.elapsed() < INDEX_WAIT =>
+                {
+                    std::thread::sleep(Duration::from_millis(1 + crate::random_u64() % 8));
+                }
+                Err(Error::Git { command, message }) if index_busy(&message) => {
+                    return Err(Error::Git {
+                        command,
+                        message: self.index_locked_message(),
+                    });
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn index_locked_message(&self) -> String {
+        let lock = self
+            .git_dir()
+            .map(|d| d.join("index.lock").display().to_string())
+            .unwrap_or_else(|_| ".git/index.lock".into());
+        format!(
+            "the git index is locked: {lock} was there for all of {} s that brain waited (another git command is running, or one was killed and left it behind; if no git command is running, remove it)",
+            INDEX_WAIT.as_secs()
+        )
+    }
+
+    /// The settings of the user's git configuration that brain honours (one `git config`).
+    pub fn settings(&self) -> &Settings {
+        self.settings.get_or_init(|| {
+            let mut c = self.cmd();
+            c.args([
+                "config",
+                "-z",
+                "--get-regexp",
+                r"^(commit\.gpgsign|gc\.auto|core\.hookspath)$",
+            ]);
+            let mut s = Settings::default();
+            let Ok(out) = c.stderr(Stdio::null()).output() else {
+                return s;
+            };
+            for item in out.stdout.split(|&b| b == 0).filter(|i| !i.is_empty()) {
+                let item = String::from_utf8_lossy(item);
+                let (key, value) = item.split_once('\n').unwrap_or((&item, "true"));
+                match key.to_ascii_lowercase().as_str() {
+                    "commit.gpgsign" => {
+                        s.sign = matches!(
+                            value.trim().to_ascii_lowercase().as_str(),
+                            "true" | "yes" | "on" | "1"
+                        )
+                    }
+                    "gc.auto" => s.gc_auto = true,
+                    "core.hookspath" => s.hooks_path = Some(value.to_string()),
+                    _ => {}
+                }
+            }
+            s
+        })
+    }
+
+    /// The commit hooks of this repository that exist (`pre-commit`, `prepare-commit-msg`,
+    /// `commit-msg`, `post-commit`): git runs them for `git commit`, not for the plumbing
+    /// brain commits with.
+    pub fn commit_hooks(&self) -> Vec<PathBuf> {
+        let dir = match &self.settings().hooks_path {
+            Some(p) => {
+                let p = PathBuf::from(p);
+                if p.is_absolute() {
+                    p
+                } else {
+                    self.root.join(p)
+                }
+            }
+            None => match self.git_dir() {
+                Ok(d) => d.join("hooks"),
+                Err(_) => return Vec::new(),
+            },
+        };
+        [
+            "pre-commit",
+            "prepare-commit-msg",
+            "commit-msg",
+            "post-commit",
+        ]
+        .iter()
+        .map(|h| dir.join(h))
+        .filter(|p| p.is_file())
+        .collect()
     }
 
     fn rev(&self, spec: &str) -> Result<Option<String>> {
@@ -313,6 +449,11 @@ impl Git {
         let attempt = |fallback: bool| {
             let mut c = self.cmd();
             c.args(["commit-tree", tree, "-m", message]);
+            // Plumbing does not read commit.gpgSign; a user who signs their commits gets brain's
+            // signed as well.
+            if self.settings().sign {
+                c.arg("-S");
+            }
             if let Some(p) = parent {
                 c.args(["-p", p]);
             }
@@ -352,6 +493,22 @@ impl Git {
         message: &str,
     ) -> Result<Option<String>> {
         std::fs::create_dir_all(&self.scratch).at("creating", &self.scratch)?;
+        // The user's index is brought in line for brain's paths first, while the tree is
+        // built, and HEAD moves only once that is done: HEAD and the user's index never
+        // disagree about brain's paths, so the user's next `git commit` (which commits the
+        // index) records brain's files as they are. Whatever the user staged, left unstaged
+        // or never added elsewhere is not read or changed.
+        let index_args = |c: &mut Command| {
+            c.args(["update-index", "--add", "--remove", "--"])
+                .args(paths);
+        };
+        let mut first = self.cmd();
+        index_args(&mut first);
+        let syncing = first
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok();
         let head = self.take_head()?;
         let edited = match &head {
             Some(h) if self.edit_trees => self.edit_trees(h, paths)?,
@@ -361,59 +518,134 @@ impl Git {
             Some((tree, edited)) => (tree, Some(edited)),
             None => (self.index_tree(head.as_ref(), paths)?, None),
         };
+        let synced = || -> Result<()> {
+            let ok = syncing
+                .and_then(|c| c.wait_with_output().ok())
+                .is_some_and(|o| o.status.success());
+            if !ok {
+                // Busy (another git command holds index.lock), or it could not start: again,
+                // for a while.
+                self.run_on_index(
+                    || {
+                        let mut c = self.cmd();
+                        index_args(&mut c);
+                        c
+                    },
+                    "update-index",
+                )?;
+            }
+            Ok(())
+        };
         let head_tree = head.as_ref().and_then(|h| h.tree.clone());
         if head.is_some() && head_tree.as_deref() == Some(tree.as_str()) {
             self.set_head_hint(head);
+            // Nothing to commit; the index was still brought in line, as far as it can be.
+            let _ = synced();
             return Ok(None);
         }
         let head = head.map(|h| h.commit);
-        // Bring the user's index in line for brain's paths only, so `git status` stays clean
-        // for them and shows the user's own work exactly as before. It runs while the commit
-        // is made, and is put back if the commit fails. Best effort: if the user's index is
-        // busy (their own git command holds index.lock), `git status` shows brain's paths as
-        // changed until the next commit.
-        let mut sync = self.cmd();
-        sync.args(["update-index", "--add", "--remove", "--"])
-            .args(paths)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let syncing = sync.spawn().ok();
-        let committed = (|| {
-            if let Some(edited) = edited {
-                edited.store()?;
-            }
-            let new = self.commit_tree(&tree, head.as_deref(), message)?;
-            let mut update = self.cmd();
-            update.args(["update-ref", "-m", message, "HEAD", &new]);
-            // Compare-and-swap: refuse if HEAD moved since we read it.
-            update.arg(
-                head.as_deref()
-                    .unwrap_or("0000000000000000000000000000000000000000"),
-            );
-            run(update, "update-ref")?;
-            Ok(new)
-        })();
-        if let Some(mut child) = syncing {
-            let _ = child.wait();
+        if let Some(edited) = edited {
+            edited.store()?;
         }
-        let new = match committed {
-            Ok(new) => new,
-            Err(e) => {
-                let mut reset = self.cmd();
-                reset
-                    .args(["reset", "-q", "--"])
-                    .args(paths)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-                let _ = reset.status();
-                return Err(e);
-            }
-        };
+        let new = self.commit_tree(&tree, head.as_deref(), message)?;
+        synced()?;
+        let mut update = self.cmd();
+        update.args(["update-ref", "-m", message, "HEAD", &new]);
+        // Compare-and-swap: refuse if HEAD moved since we read it.
+        update.arg(
+            head.as_deref()
+                .unwrap_or("0000000000000000000000000000000000000000"),
+        );
+        if let Err(e) = run(update, "update-ref") {
+            // HEAD stays; so must the user's index for these paths.
+            let _ = self.run_on_index(
+                || {
+                    let mut c = self.cmd();
+                    c.args(["reset", "-q", "--"]).args(paths);
+                    c
+                },
+                "reset",
+            );
+            return Err(e);
+        }
         self.set_head_hint(Some(Head {
             commit: new.clone(),
             tree: Some(tree),
         }));
         Ok(Some(new))
+    }
+
+    /// Where brain's own files (`pathspecs`, relative to the brain root) differ between HEAD,
+    /// the user's index and the working tree: `(path, what)` for each, from `git status`
+    /// (which, with `--no-optional-locks`, never takes the index lock).
+    pub fn drift(&self, pathspecs: &[&str]) -> Result<Vec<(String, String)>> {
+        let mut c = self.cmd();
+        c.args([
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--",
+        ])
+        .args(pathspecs);
+        let out = run(c, "status")?;
+        let mut found = Vec::new();
+        for item in out.stdout.split(|&b| b == 0).filter(|i| i.len() > 3) {
+            let (x, y) = (item[0], item[1]);
+            let path = String::from_utf8_lossy(&item[3..]).into_owned();
+            let what = match (x, y) {
+                (b'?', _) => "in the folder, but in no commit".to_string(),
+                (b' ', b'D') => "deleted from the folder, but still in HEAD".to_string(),
+                (b' ', _) => "changed in the folder since the last commit".to_string(),
+                (b'A', _) | (b'M', _) | (b'D', _) | (b'R', _) | (b'T', _) => {
+                    "your git index (staging area) holds another version than HEAD: the next `git commit` would record it".to_string()
+                }
+                _ => format!("git status says `{}{}`", x as char, y as char),
+            };
+            found.push((path, what));
+        }
+        Ok(found)
+    }
+
+    /// The names of the files in the folder `rel` (relative to the brain root) as HEAD has it;
+    /// `None` when HEAD has no such folder (or no commit).
+    pub fn names_in_head(&self, rel: &str) -> Result<Option<Vec<String>>> {
+        let hint = self
+            .head_hint
+            .lock()
+            .ok()
+            .and_then(|h| h.as_ref().and_then(|h| h.tree.clone()));
+        let tree = match hint {
+            Some(t) => Some(t),
+            None => self.rev("HEAD^{tree}")?,
+        };
+        let Some(tree) = tree.as_deref().and_then(gittree::parse_oid) else {
+            return Ok(None);
+        };
+        match (self.prefix.get(), self.objects.get()) {
+            (Some(prefix), Some(objects)) => {
+                let path = format!("{prefix}{rel}");
+                gittree::file_names(&self.root, objects, tree, path.as_bytes())
+            }
+            _ => {
+                let mut c = self.cmd();
+                c.args(["ls-tree", "-z", "--name-only", "HEAD", "--"])
+                    .arg(format!("{}/", rel.trim_end_matches('/')));
+                let out = run(c, "ls-tree")?;
+                let names: Vec<String> = out
+                    .stdout
+                    .split(|&b| b == 0)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| {
+                        let n = String::from_utf8_lossy(n);
+                        n.rsplit('/').next().unwrap_or_default().to_string()
+                    })
+                    .collect();
+                Ok(Some(names))
+            }
+        }
     }
 
     /// The tree of HEAD with `paths` changed as they are on disk, built in process (see
@@ -548,13 +780,8 @@ impl Git {
     /// objects) would let that grow to over 200 MB before packing it into a few hundred KB.
     /// Unless the user set `gc.auto`, brain packs at [`GC_AUTO`] loose objects instead.
     pub fn maintain(&self) {
-        let mut set = self.cmd();
-        set.args(["config", "--get", "gc.auto"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let user_set = set.status().is_ok_and(|s| s.success());
         let mut c = self.cmd();
-        if !user_set {
+        if !self.settings().gc_auto {
             c.args(["-c", &format!("gc.auto={GC_AUTO}")]);
         }
         c.args(["gc", "--auto", "--quiet"])
@@ -675,9 +902,15 @@ impl Git {
         let mut refresh = self.cmd();
         refresh.args(["update-index", "-q", "--refresh"]);
         let _ = refresh.stdout(Stdio::null()).stderr(Stdio::null()).status();
-        let mut c = self.cmd();
-        c.args(["read-tree", "-m", "-u", from, to]);
-        run(c, "read-tree").map_err(|e| match e {
+        self.run_on_index(
+            || {
+                let mut c = self.cmd();
+                c.args(["read-tree", "-m", "-u", from, to]);
+                c
+            },
+            "read-tree",
+        )
+        .map_err(|e| match e {
             Error::Git { message, .. } => Error::Git {
                 command: "read-tree".into(),
                 message: format!(
@@ -720,9 +953,14 @@ impl Git {
             .map(|s| PathBuf::from(String::from_utf8_lossy(s).into_owned()))
             .collect();
         if !in_head.is_empty() {
-            let mut co = self.cmd();
-            co.args(["checkout", "-q", "HEAD", "--"]).args(&in_head);
-            run(co, "checkout")?;
+            self.run_on_index(
+                || {
+                    let mut co = self.cmd();
+                    co.args(["checkout", "-q", "HEAD", "--"]).args(&in_head);
+                    co
+                },
+                "checkout",
+            )?;
         }
         for p in paths {
             let p = p.as_ref();

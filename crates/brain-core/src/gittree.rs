@@ -468,6 +468,53 @@ fn write_loose(objects: &Path, oid: &Oid, kind: &str, data: &[u8]) -> Result<()>
     Ok(())
 }
 
+/// The names of the files (not the folders) in the folder `path` (`/`-separated, from the top
+/// of the work tree) of the tree `base`; `None` when there is no such folder. Trees are read
+/// from their loose objects, each checked against its id, else from git.
+pub(crate) fn file_names(
+    root: &Path,
+    objects: &Path,
+    base: Oid,
+    path: &[u8],
+) -> Result<Option<Vec<String>>> {
+    let read = |oid: Oid| -> Result<Vec<u8>> {
+        if let Some(data) = read_loose(objects, &oid, "tree") {
+            return Ok(data);
+        }
+        let mut input = hex(&oid).into_bytes();
+        input.push(b'\n');
+        match batch(root, &input)?.pop() {
+            Some((Some(kind), Some(data))) if kind == "tree" => Ok(data),
+            _ => Err(Error::Git {
+                command: "cat-file".into(),
+                message: format!("the tree {} could not be read", hex(&oid)),
+            }),
+        }
+    };
+    let malformed = || Error::Git {
+        command: "cat-file".into(),
+        message: "a tree was not in the form brain expects".into(),
+    };
+    let mut oid = base;
+    for name in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        let data = read(oid)?;
+        let entries = parse(&data).ok_or_else(malformed)?;
+        match entries.iter().find(|e| e.name == name && e.is_tree()) {
+            Some(e) => oid = e.oid,
+            None => return Ok(None),
+        }
+    }
+    let data = read(oid)?;
+    let entries = parse(&data).ok_or_else(malformed)?;
+    Ok(Some(
+        entries
+            .iter()
+            .filter(|e| !e.is_tree())
+            .map(|e| String::from_utf8_lossy(e.name).into_owned())
+            .collect(),
+    ))
+}
+
 /// Runs `cmd` with `input` on its standard input and returns its standard output.
 fn feed(mut cmd: Command, input: &[u8], what: &str) -> Result<Vec<u8>> {
     cmd.stdin(Stdio::piped())

@@ -3,9 +3,6 @@
 //! `### Blocking Issues`). A new handoff replaces the recipient's section and nothing else;
 //! sections written by hand are read the same way.
 
-use std::fs;
-use std::io;
-
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -227,41 +224,60 @@ pub fn write(repo: &LockedRepo<'_>, new: &NewHandoff, now: Timestamp) -> Result<
         None => None,
     };
     let path = repo.root().join(HANDOFF);
-    let text = match fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => templates::HANDOFF.to_string(),
-        Err(e) => return Err(Error::io("reading", &path, e)),
-    };
-    let existing = sections(&text)
-        .into_iter()
-        .find(|(r, _, _)| agent_of(r) == new.to);
-    let h = Handoff {
-        recipient: existing
-            .as_ref()
-            .map_or_else(|| display_of(&new.to), |(r, _, _)| r.clone()),
-        agent: new.to.clone(),
-        from: new.from.clone(),
-        at: Some(format_ts(now)),
-        task,
-        files: new.files.clone(),
-        notes: new.notes.clone(),
-        blocking: new.blocking.clone(),
-    };
-    let section = render(&h);
-    let out = match existing {
-        Some((_, start, end)) => {
-            let tail = &text[end..];
-            let sep = if tail.is_empty() { "" } else { "\n" };
-            format!("{}{section}{sep}{tail}", &text[..start])
-        }
-        None => {
-            let base = text.trim_end_matches('\n');
-            format!("{base}\n\n{section}")
-        }
-    };
-    repo.replace_file(&path, out.as_bytes())?;
+    // What a person typed into the file and never committed is committed first, as it is,
+    // so that the section replaced below stays in git's history (with git; without it,
+    // a replaced section is gone).
+    if repo.git().is_some() && path.exists() {
+        repo.touch(&path);
+        repo.commit_point(
+            "handoff: keep the text of context/handoff.md before a section is replaced",
+        )?;
+    }
+    let mut written = None;
+    repo.rewrite(&path, templates::HANDOFF, |text| {
+        let existing = sections(text)
+            .into_iter()
+            .find(|(r, _, _)| agent_of(r) == new.to);
+        let h = Handoff {
+            recipient: existing
+                .as_ref()
+                .map_or_else(|| display_of(&new.to), |(r, _, _)| r.clone()),
+            agent: new.to.clone(),
+            from: new.from.clone(),
+            at: Some(format_ts(now)),
+            task: task.clone(),
+            files: new.files.clone(),
+            notes: new.notes.clone(),
+            blocking: new.blocking.clone(),
+        };
+        let section = render(&h);
+        let out = match existing {
+            Some((_, start, end)) => {
+                let tail = &text[end..];
+                let sep = if tail.is_empty() { "" } else { "\n" };
+                format!("{}{section}{sep}{tail}", &text[..start])
+            }
+            None => {
+                let base = text.trim_end_matches('\n');
+                format!("{base}\n\n{section}")
+            }
+        };
+        written = Some(h);
+        Ok(Some(out))
+    })?;
+    let h = written.ok_or_else(|| Error::Invalid("the handoff was not written".into()))?;
     repo.commit_point(&format!("handoff to {}", h.agent))?;
     Ok(h)
+}
+
+/// The sections of `context/handoff.md` in `root` (none when there is no such file).
+pub fn read_all(root: &std::path::Path) -> Result<Vec<Handoff>> {
+    let text = crate::fsutil::read_text(
+        &root.join(HANDOFF),
+        crate::repo::TEXT_LIMIT,
+        "move old sections out of it",
+    )?;
+    Ok(text.as_deref().map(parse).unwrap_or_default())
 }
 
 #[cfg(test)]

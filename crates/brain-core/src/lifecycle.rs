@@ -18,7 +18,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::frontmatter::FieldValue;
 use crate::fsutil;
 use crate::names;
-use crate::repo::{Entry, LockedRepo};
+use crate::repo::{Entry, LockedRepo, check_task_size};
 use crate::task::{Approval, State, Task, TaskFile};
 use crate::time::{format_duration, format_ts};
 
@@ -126,6 +126,8 @@ pub enum Blocked {
     NotBefore { at: String },
     /// Marked `unattended: false`, and the run is unattended.
     Attended,
+    /// The task's id has files in other places too (see `brain doctor`).
+    Duplicate { paths: Vec<String> },
 }
 
 impl std::fmt::Display for Blocked {
@@ -138,6 +140,11 @@ impl std::fmt::Display for Blocked {
             Blocked::Approval => write!(f, "it waits for approval (`brain approve`)"),
             Blocked::NotBefore { at } => write!(f, "not before {at}"),
             Blocked::Attended => write!(f, "marked `unattended: false`: it needs a person present"),
+            Blocked::Duplicate { paths } => write!(
+                f,
+                "its id also has {} (run `brain doctor`)",
+                paths.join(" and ")
+            ),
         }
     }
 }
@@ -159,7 +166,56 @@ pub struct Moved {
     pub id: String,
     pub state: State,
     pub path: PathBuf,
+    /// The same call was made before under the same claim, and had done this already: the
+    /// repeat changed nothing (an agent that retries after an error it misread).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub again: bool,
 }
+
+/// Why a transition on a claim was not made.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Refused {
+    /// The claim is not (or no longer) the caller's.
+    Lost(Lost),
+    /// The task has a file where it would go (see [`Error::Duplicate`]).
+    Conflict(Conflict),
+}
+
+impl Refused {
+    /// Why, in a sentence.
+    pub fn reason(&self) -> &str {
+        match self {
+            Refused::Lost(l) => &l.reason,
+            Refused::Conflict(c) => &c.reason,
+        }
+    }
+}
+
+/// A transition refused because the task's id has a file where it was to go.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    pub id: String,
+    pub reason: String,
+    /// The files of the id.
+    pub paths: Vec<PathBuf>,
+    /// Where what the caller brought (a result, an error text) was kept.
+    pub kept: Option<PathBuf>,
+}
+
+/// The caller's claim on a task, as [`LockedRepo::own_claim`] finds it.
+enum Own {
+    /// The current claim.
+    Current(TaskFile),
+    /// This claim was settled already by this same kind of call: a repeat.
+    Settled(TaskFile),
+    /// Not the caller's.
+    Lost(Lost),
+}
+
+/// The file where the claim of `.brain/` names the active file a claim was writing (see
+/// [`LockedRepo::claim_one`]).
+pub const CLAIMING: &str = "claiming";
 
 /// The error of a transition on a claim that is not (or no longer) the caller's.
 #[derive(Debug, Clone, Serialize)]
@@ -251,7 +307,7 @@ fn done_edit(
         ("attempt", f.task.meta.attempt.to_string()),
     ];
     items.extend(extra.iter().cloned());
-    f.doc.append_body(&section("Result", &items, result));
+    f.append_body(&section("Result", &items, result));
     f.set("status", FieldValue::Str("completed".into()))?;
     f.set_time("completed_at", now)?;
     Ok(agent)
@@ -320,49 +376,85 @@ impl LockedRepo<'_> {
             .find(|e| e.state == State::Active))
     }
 
-    /// Writes `file` in place, then renames it to `to` without overwriting. Between the two
-    /// steps the file is whole and in its old folder.
-    pub(crate) fn write_and_move(&self, file: &TaskFile, to: &Path) -> Result<()> {
+    /// The other files of task `id` besides `except`, in any folder, ids compared without
+    /// regard to case (on NTFS and APFS `Task-1.md` and `task-1.md` are one file name).
+    pub fn elsewhere(&self, id: &str, except: &Path) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let mut ignored = Vec::new();
+        for e in self.entries(State::Active, &mut ignored)? {
+            if e.id.eq_ignore_ascii_case(id) && e.path != except {
+                out.push(e.path);
+            }
+        }
+        let mut spellings = vec![id.to_string()];
+        let lower = id.to_ascii_lowercase();
+        if lower != id {
+            spellings.push(lower);
+        }
+        for state in [State::Pending, State::Completed, State::Failed] {
+            if !self.check_state_dir(state).unwrap_or(false) {
+                continue;
+            }
+            for name in &spellings {
+                let p = self.task_path(state, name, None);
+                if fs::symlink_metadata(&p).is_ok()
+                    && p != except
+                    && !fsutil::same_file(&p, except)
+                    && !out.iter().any(|o| fsutil::same_file(o, &p))
+                {
+                    out.push(p);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes `file` in place, then renames it into `to_state`'s folder without overwriting,
+    /// and returns its new path. Between the two steps the file is whole and in its old
+    /// folder. Refused, with nothing changed, when the task already has a file there
+    /// ([`Error::Duplicate`]): a move that cannot be made is never half made.
+    pub(crate) fn write_and_move(&self, file: &mut TaskFile, to_state: State) -> Result<PathBuf> {
         let from = file.task.path.clone();
-        if file.task.state == State::Active {
-            self.note_gone(&file.task.id);
+        let id = file.task.id.clone();
+        self.writable_state_dir(to_state)?;
+        let to = self.task_path(to_state, &id, None);
+        let duplicate = || Error::Duplicate {
+            id: id.clone(),
+            here: from.clone(),
+            there: to.clone(),
+        };
+        if fs::symlink_metadata(&to).is_ok() && !fsutil::same_file(&to, &from) {
+            return Err(duplicate());
         }
-        self.touch(to);
+        check_task_size(file)?;
+        self.touch(&to);
         // The new text replaces the old in place (the file fsynced); the folders are fsynced
-        // below, after the move, once for both renames.
-        self.replace_file(&from, file.doc.text().as_bytes())?;
-        let mut moved = fsutil::rename_noreplace(&from, to);
-        if moved
-            .as_ref()
-            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
-            && from.exists()
-        {
-            if let Some(dir) = to.parent() {
-                fs::create_dir_all(dir).at("creating", dir)?;
-            }
-            moved = fsutil::rename_noreplace(&from, to);
-        }
-        match moved {
+        // after the lock is released, once for both renames.
+        self.save_task(file)?;
+        match fsutil::rename_noreplace(&from, &to) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::Invalid(format!(
-                    "cannot move {} to {}: a file with that name exists; run `brain doctor`",
-                    from.display(),
-                    to.display()
-                )));
-            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(duplicate()),
             Err(e) => return Err(Error::io("moving", &from, e)),
         }
-        self.defer_sync(to);
-        Ok(())
+        if file.task.state == State::Active {
+            self.note_gone(&id);
+        }
+        self.note_moved(&from, &to);
+        file.moved_to(to.clone(), to_state);
+        self.defer_sync(&to);
+        Ok(to)
     }
 
     /// Completes what interrupted transitions and hand moves left behind, in `active/`:
-    /// a file whose `status` says it was on its way to another folder is moved there; a file
-    /// moved in by hand (no `claimed_by`, or `status` not `active`) becomes a proper claim of
-    /// the agent in its name, with a new epoch. Returns what it changed.
+    /// a claim cut short before its fields were written goes back to pending; a file whose
+    /// `status` says it was on its way to another folder is moved there; a file moved in by
+    /// hand (no `claimed_by`, or `status` not `active`) becomes a proper claim of the agent in
+    /// its name, with a new epoch; a task that left `active/` without brain (an agent that
+    /// moved or deleted its own file) is recorded as gone from there. Returns what it changed.
     pub fn recover(&self, now: Timestamp) -> Result<Vec<String>> {
         let mut notes = Vec::new();
+        self.undo_cut_short_claim(&mut notes)?;
+        self.record_departures(&mut notes)?;
         for t in self.active_tasks()? {
             let unfinished = unfinished_move(&t);
             if unfinished.is_none() && !is_hand_claim(&t) {
@@ -371,14 +463,28 @@ impl LockedRepo<'_> {
             let e = Entry::from(&t);
             let Ok(mut f) = self.read(&e) else { continue };
             if let Some(to_state) = unfinished {
-                let to = self.task_path(to_state, &e.id, None);
-                self.write_and_move(&f, &to)?;
+                // A move whose place is taken is left to `brain doctor`, not tried again by
+                // every command.
+                if fs::symlink_metadata(self.task_path(to_state, &e.id, None)).is_ok() {
+                    continue;
+                }
+                let to = self.write_and_move(&mut f, to_state)?;
                 if to_state == State::Pending {
                     self.clear_claim(&mut f, &to)?;
                 }
                 notes.push(format!(
                     "{}: finished an interrupted move to tasks/{to_state}/",
                     e.id
+                ));
+                continue;
+            }
+            let others = self.elsewhere(&e.id, &e.path)?;
+            if !others.is_empty() {
+                notes.push(format!(
+                    "{}: {} was moved into tasks/active/ by hand, but the task also has {}; it is not taken in as a claim (run `brain doctor`)",
+                    e.id,
+                    rel(self, &e.path),
+                    rels(self, &others)
                 ));
                 continue;
             }
@@ -398,7 +504,12 @@ impl LockedRepo<'_> {
                 fields.push(("claimed_by", FieldValue::Str(a.clone())));
             }
             f.set_all(&fields)?;
-            self.replace_file(&e.path, f.doc.text().as_bytes())?;
+            self.save_task(&mut f)?;
+            // The folder it came from is part of the move: HEAD must not keep the task in two
+            // folders (a clone would see it pending, and claim it again).
+            for state in [State::Pending, State::Completed, State::Failed] {
+                self.touch(&self.task_path(state, &e.id, None));
+            }
             self.note_active(&f.task);
             notes.push(format!(
                 "{}: took the file moved into active/ by hand as {}'s claim (epoch {})",
@@ -411,6 +522,100 @@ impl LockedRepo<'_> {
             self.commit_point(&format!("recover: {}", notes.join("; ")))?;
         }
         Ok(notes)
+    }
+
+    /// A claim whose process stopped (killed, or the disk full) after its rename and before
+    /// its fields were written: the file goes back to pending, since nobody got its token.
+    fn undo_cut_short_claim(&self, notes: &mut Vec<String>) -> Result<()> {
+        let journal = self.local_dir().join(CLAIMING);
+        let Ok(text) = fs::read_to_string(&journal) else {
+            return Ok(());
+        };
+        let rel_path = text.trim();
+        if rel_path.is_empty() {
+            return Ok(());
+        }
+        let path = self.root().join(rel_path);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if let crate::repo::Name::Task {
+            id,
+            agent: Some(agent),
+        } = crate::repo::classify(State::Active, name)
+            && let Ok(f) = self.read(&Entry {
+                id: id.clone(),
+                state: State::Active,
+                agent: Some(agent.clone()),
+                path: path.clone(),
+            })
+            && is_hand_claim(&f.task)
+        {
+            let back = self.task_path(State::Pending, &id, None);
+            self.touch(&path);
+            self.touch(&back);
+            if fsutil::rename_noreplace(&path, &back).is_ok() {
+                self.defer_sync(&back);
+                self.forget_active();
+                notes.push(format!(
+                    "{id}: a claim by {agent} was cut short before it was written, so nobody got its token; the task is back in tasks/pending/"
+                ));
+            }
+        }
+        let _ = fs::write(&journal, "");
+        Ok(())
+    }
+
+    /// Records the tasks that left `active/` without brain: HEAD has their file there and the
+    /// folder does not, and no transition of brain's is waiting to be committed for it. Their
+    /// deletion (and their new place, when they were moved) goes into a commit of its own.
+    fn record_departures(&self, notes: &mut Vec<String>) -> Result<()> {
+        let Some(git) = self.git() else {
+            return Ok(());
+        };
+        let Some(in_head) = git.names_in_head("tasks/active")? else {
+            return Ok(());
+        };
+        let dir = self.state_dir(State::Active);
+        let on_disk: std::collections::HashSet<String> = fs::read_dir(&dir)
+            .map(|r| {
+                r.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let waiting = self.uncommitted_paths();
+        for name in in_head {
+            if on_disk.contains(&name) {
+                continue;
+            }
+            let rel_path = Path::new(crate::repo::TASKS_DIR).join("active").join(&name);
+            if waiting.contains(&rel_path) {
+                continue;
+            }
+            let crate::repo::Name::Task { id, .. } = crate::repo::classify(State::Active, &name)
+            else {
+                continue;
+            };
+            self.touch(&self.root().join(&rel_path));
+            let mut now_in = None;
+            for state in [State::Pending, State::Completed, State::Failed] {
+                let p = self.task_path(state, &id, None);
+                self.touch(&p);
+                if now_in.is_none() && fs::symlink_metadata(&p).is_ok() {
+                    now_in = Some(state);
+                }
+            }
+            notes.push(match now_in {
+                Some(state) => format!(
+                    "{id} left tasks/active/ without brain: {name} is now in tasks/{state}/"
+                ),
+                None => format!(
+                    "{id} left tasks/active/ without brain: {name} was deleted (git keeps its history)"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Claims the best eligible task for `agent` (or the task `only`), as SPEC §3 orders them.
@@ -487,9 +692,6 @@ impl LockedRepo<'_> {
             // The queue may come from the cache: decide on the file as it is now.
             let fresh = match self.read(&Entry::from(&t)) {
                 Ok(f) => f.task,
-                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                    continue;
-                }
                 Err(_) => continue,
             };
             let approved = match rules.check(self, &fresh, filter, now) {
@@ -501,6 +703,20 @@ impl LockedRepo<'_> {
                     continue;
                 }
             };
+            // One id in two places (a finished task copied back to run it again, an editor
+            // that saved an old path): claiming it would end in a move that cannot be made.
+            let others = self.elsewhere(&fresh.id, &fresh.path)?;
+            if !others.is_empty() {
+                self.say(format!(
+                    "skipped {}: it also has {} (`brain doctor` shows the files and sorts them out)",
+                    fresh.id,
+                    rels(self, &others)
+                ));
+                why.get_or_insert(Blocked::Duplicate {
+                    paths: others.iter().map(|p| rel(self, p)).collect(),
+                });
+                continue;
+            }
             if let Some(c) = self.claim_one(&fresh, agent, approved, now)? {
                 return Ok(Ok(c));
             }
@@ -545,7 +761,10 @@ impl LockedRepo<'_> {
     }
 
     /// The claim of one task: the no-overwrite rename is the claim; the fields follow. `None`
-    /// when someone else took the file first.
+    /// when someone else took the file first. A claim either succeeds with its token or
+    /// leaves the task pending: when the fields cannot be written (a full disk), the rename
+    /// is undone; when the process is killed in between, `.brain/claiming` names the file and
+    /// the next locked section puts it back ([`LockedRepo::recover`]).
     fn claim_one(
         &self,
         t: &Task,
@@ -554,22 +773,18 @@ impl LockedRepo<'_> {
         now: Timestamp,
     ) -> Result<Option<Claimed>> {
         let from = t.path.clone();
+        self.writable_state_dir(State::Active)?;
         let to = self.task_path(State::Active, &t.id, Some(agent));
         // Listed for the commit before the move, so that a process killed right after it
         // leaves both paths to the next commit.
         self.touch(&from);
         self.touch(&to);
-        let mut renamed = fsutil::rename_noreplace(&from, &to);
-        if renamed
-            .as_ref()
-            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
-            && from.exists()
-        {
-            let dir = to.parent().unwrap_or(Path::new("."));
-            fs::create_dir_all(dir).at("creating", dir)?;
-            renamed = fsutil::rename_noreplace(&from, &to);
-        }
-        match renamed {
+        let journal = self.local_dir().join(CLAIMING);
+        fs::write(&journal, rel(self, &to)).at("writing", &journal)?;
+        let clear = || {
+            let _ = fs::write(&journal, "");
+        };
+        match fsutil::rename_noreplace(&from, &to) {
             Ok(()) => {}
             // Taken by an agent outside brain (a hand move), or moved meanwhile.
             Err(e)
@@ -578,9 +793,13 @@ impl LockedRepo<'_> {
                     io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists
                 ) =>
             {
+                clear();
                 return Ok(None);
             }
-            Err(e) => return Err(Error::io("claiming", &from, e)),
+            Err(e) => {
+                clear();
+                return Err(Error::io("claiming", &from, e));
+            }
         }
         self.defer_sync(&from);
         let entry = Entry {
@@ -589,25 +808,40 @@ impl LockedRepo<'_> {
             agent: Some(agent.to_string()),
             path: to.clone(),
         };
-        let mut f = self.read(&entry)?;
-        let epoch = f.task.meta.epoch + 1;
-        let attempt = f.task.meta.attempt + 1;
-        let stamp = FieldValue::Str(format_ts(now));
-        f.set_all(&[
-            ("status", FieldValue::Str("active".into())),
-            ("claimed_by", FieldValue::Str(agent.into())),
-            ("claimed_at", stamp.clone()),
-            ("heartbeat_at", stamp),
-            ("epoch", FieldValue::Int(epoch)),
-            ("attempt", FieldValue::Int(u64::from(attempt))),
-        ])?;
-        if approved_by_answer {
-            f.set(
-                "approval",
-                FieldValue::Str(Approval::Approved.as_str().into()),
-            )?;
-        }
-        self.replace_file(&to, f.doc.text().as_bytes())?;
+        let written = (|| {
+            let mut f = self.read(&entry)?;
+            let epoch = f.task.meta.epoch + 1;
+            let attempt = f.task.meta.attempt + 1;
+            let stamp = FieldValue::Str(format_ts(now));
+            f.set_all(&[
+                ("status", FieldValue::Str("active".into())),
+                ("claimed_by", FieldValue::Str(agent.into())),
+                ("claimed_at", stamp.clone()),
+                ("heartbeat_at", stamp),
+                ("epoch", FieldValue::Int(epoch)),
+                ("attempt", FieldValue::Int(u64::from(attempt))),
+            ])?;
+            if approved_by_answer {
+                f.set(
+                    "approval",
+                    FieldValue::Str(Approval::Approved.as_str().into()),
+                )?;
+            }
+            self.save_task(&mut f)?;
+            Ok::<_, Error>(f)
+        })();
+        let f = match written {
+            Ok(f) => f,
+            Err(e) => {
+                if fsutil::rename_noreplace(&to, &from).is_ok() {
+                    self.defer_sync(&to);
+                }
+                clear();
+                return Err(e);
+            }
+        };
+        clear();
+        let epoch = f.task.meta.epoch;
         self.note_active(&f.task);
         self.commit_point(&format!("claim {} by {agent} (epoch {epoch})", t.id))?;
         Ok(Some(Claimed {
@@ -618,15 +852,15 @@ impl LockedRepo<'_> {
             .to_string(),
             id: t.id.clone(),
             epoch,
-            attempt,
+            attempt: f.task.meta.attempt,
             agent: agent.to_string(),
             path: to,
             title: f.task.title.clone(),
         }))
     }
 
-    /// The caller's current claim on `id`, or why it is not theirs. `brought` is kept in
-    /// `tasks/late/` when the claim is lost.
+    /// The caller's current claim on `id`, a repeat of a call that settled it already, or why
+    /// it is not theirs. `brought` is kept in `tasks/late/` when the claim is lost.
     fn own_claim(
         &self,
         id: &str,
@@ -634,7 +868,7 @@ impl LockedRepo<'_> {
         kind: &str,
         brought: &str,
         now: Timestamp,
-    ) -> Result<std::result::Result<TaskFile, Lost>> {
+    ) -> Result<Own> {
         names::validate_task_id(id)?;
         if let Some(t) = &who.token
             && t.id != id
@@ -645,31 +879,45 @@ impl LockedRepo<'_> {
         }
         let reason = match self.active_entry(id)? {
             None => {
-                let state = self.locate(id)?.first().map(|e| e.state);
-                match state {
-                    None => return Err(Error::TaskNotFound(id.to_string())),
-                    Some(s) => format!("task {id} is not claimed any more (it is in tasks/{s}/)"),
+                let found = self.locate(id)?;
+                let Some(first) = found.first() else {
+                    return Err(Error::TaskNotFound(id.to_string()));
+                };
+                // The same call, under the same claim, already went through: an agent that
+                // retries after an error it misread is told it is done, not that it lost.
+                if let (Some(t), [e]) = (&who.token, found.as_slice())
+                    && let Ok(f) = self.read(e)
+                    && f.task.meta.epoch == t.epoch
+                    && settled_by(kind, &f, who.agent.as_deref())
+                {
+                    return Ok(Own::Settled(f));
                 }
+                format!(
+                    "task {id} is not claimed any more (it is in tasks/{}/)",
+                    first.state
+                )
             }
             Some(e) => {
                 let f = self.read(&e)?;
                 let owner = f.task.claimant();
                 let epoch = f.task.meta.epoch;
+                let owner_name = owner.as_deref().unwrap_or("an unnamed agent");
                 match (&who.token, &who.agent) {
+                    (Some(t), _) if t.epoch > epoch => format!(
+                        "the token {t} is not one brain gave: task {id} is at epoch {epoch}, and epochs only grow; the current claim is {id}@{epoch}, by {owner_name}"
+                    ),
                     (Some(t), _) if t.epoch != epoch => format!(
-                        "the claim {t} is no longer current: task {id} was claimed again (epoch {epoch}, by {})",
-                        owner.as_deref().unwrap_or("?")
+                        "the claim {t} is no longer current: task {id} was claimed again since, by {owner_name}; the current claim is {id}@{epoch}"
                     ),
-                    (_, Some(a)) if owner.as_deref() != Some(a.as_str()) => format!(
-                        "task {id} is claimed by {}, not {a}",
-                        owner.as_deref().unwrap_or("an unnamed agent")
-                    ),
+                    (_, Some(a)) if owner.as_deref() != Some(a.as_str()) => {
+                        format!("task {id} is claimed by {owner_name}, not {a}")
+                    }
                     (None, None) => {
                         return Err(Error::Invalid(
                             "say who you are: give --agent or --token".into(),
                         ));
                     }
-                    _ => return Ok(Ok(f)),
+                    _ => return Ok(Own::Current(f)),
                 }
             }
         };
@@ -678,7 +926,7 @@ impl LockedRepo<'_> {
         } else {
             Some(self.keep_late(id, who, kind, &reason, brought, now)?)
         };
-        Ok(Err(Lost {
+        Ok(Own::Lost(Lost {
             id: id.to_string(),
             reason,
             kept,
@@ -719,7 +967,7 @@ impl LockedRepo<'_> {
             match fsutil::create_atomic(&path, body.as_bytes()) {
                 Ok(()) => {
                     self.commit_point(&format!(
-                        "keep the late {kind} of {id} from {agent} (claim lost)"
+                        "keep the late {kind} of {id} from {agent} ({reason})"
                     ))?;
                     return Ok(path);
                 }
@@ -730,8 +978,72 @@ impl LockedRepo<'_> {
         unreachable!("the loop returns")
     }
 
+    /// A transition refused because the task has a file where it would go: what the caller
+    /// brought is kept, and the refusal says where.
+    fn conflict(
+        &self,
+        e: Error,
+        who: &Claimant,
+        kind: &str,
+        brought: &str,
+        now: Timestamp,
+    ) -> Result<std::result::Result<Moved, Refused>> {
+        let Error::Duplicate { id, here, there } = &e else {
+            return Err(e);
+        };
+        let reason = e.to_string();
+        let kept = if brought.trim().is_empty() {
+            None
+        } else {
+            Some(self.keep_late(id, who, kind, "one id in two places", brought, now)?)
+        };
+        Ok(Err(Refused::Conflict(Conflict {
+            id: id.clone(),
+            reason,
+            paths: vec![here.clone(), there.clone()],
+            kept,
+        })))
+    }
+
+    /// A call repeated under a claim it settled already: nothing changes; a different text
+    /// than the one recorded is kept in `tasks/late/` rather than dropped.
+    fn repeated(
+        &self,
+        f: TaskFile,
+        who: &Claimant,
+        kind: &str,
+        brought: &str,
+        now: Timestamp,
+    ) -> Result<std::result::Result<Moved, Refused>> {
+        let id = f.task.id.clone();
+        if !brought.trim().is_empty() && !f.doc.body().contains(brought.trim()) {
+            let kept = self.keep_late(
+                &id,
+                who,
+                kind,
+                "a repeat under a claim already settled",
+                brought,
+                now,
+            )?;
+            self.say(format!(
+                "{id}: this {kind} was made already under the same claim; the text sent now differs from the one recorded and is kept in {}",
+                rel(self, &kept)
+            ));
+        }
+        Ok(Ok(Moved {
+            id,
+            state: f.task.state,
+            path: f.task.path,
+            again: true,
+        }))
+    }
+
     /// Records a heartbeat on the caller's claims: the one named by the token or `id`, else
     /// every claim of the agent. Returns the ids renewed.
+    ///
+    /// The task file is rewritten (and committed) at most once per heartbeat window
+    /// (`[git] heartbeat_every`, at most a quarter of `stale_after`): the lease is judged on
+    /// those, and a file a person may be editing is not rewritten every few seconds.
     pub fn heartbeat(
         &self,
         who: &Claimant,
@@ -753,32 +1065,24 @@ impl LockedRepo<'_> {
                     .collect()
             }
         };
-        // Commits are rate-limited: one per `heartbeat_every` window per task; the heartbeats
-        // in between are written to the file and go into the task's next commit.
-        let every = self.config().git.heartbeat_every.max(1) as i64;
+        let every = heartbeat_window(self.config()) as i64;
         let window = |t: Timestamp| t.as_second().div_euclid(every);
         let mut done = Vec::new();
         for id in ids {
             let mut f = match self.own_claim(&id, who, "heartbeat", "", now)? {
-                Ok(f) => f,
-                Err(lost) => return Ok(Err(lost)),
+                Own::Current(f) => f,
+                Own::Lost(lost) => return Ok(Err(lost)),
+                Own::Settled(_) => unreachable!("a heartbeat never settles a claim"),
             };
-            let commit = f
+            let due = f
                 .task
                 .meta
                 .heartbeat_at
                 .is_none_or(|last| window(last) != window(now));
-            // With a remote, only a pushed heartbeat counts, so the ones in between are not
-            // written at all: the working tree holds nothing that was not pushed.
-            if !commit && self.remote().is_some() {
-                done.push(id);
-                continue;
-            }
-            f.set_time("heartbeat_at", now)?;
-            self.replace_untracked(&f.task.path, f.doc.text().as_bytes())?;
-            self.note_active(&f.task);
-            if commit {
-                self.touch(&f.task.path);
+            if due {
+                f.set_time("heartbeat_at", now)?;
+                self.save_task(&mut f)?;
+                self.note_active(&f.task);
                 let agent = f.task.claimant().unwrap_or_default();
                 self.commit_point(&format!("heartbeat {id} by {agent}"))?;
             }
@@ -794,7 +1098,7 @@ impl LockedRepo<'_> {
         who: &Claimant,
         result: &str,
         now: Timestamp,
-    ) -> Result<std::result::Result<Moved, Lost>> {
+    ) -> Result<std::result::Result<Moved, Refused>> {
         self.done_with(id, who, result, &[], now)
     }
 
@@ -807,14 +1111,17 @@ impl LockedRepo<'_> {
         result: &str,
         extra: &[(&str, String)],
         now: Timestamp,
-    ) -> Result<std::result::Result<Moved, Lost>> {
+    ) -> Result<std::result::Result<Moved, Refused>> {
         let mut f = match self.own_claim(id, who, "done", result, now)? {
-            Ok(f) => f,
-            Err(lost) => return Ok(Err(lost)),
+            Own::Current(f) => f,
+            Own::Settled(f) => return self.repeated(f, who, "done", result, now),
+            Own::Lost(lost) => return Ok(Err(Refused::Lost(lost))),
         };
         let agent = done_edit(&mut f, result, extra, now)?;
-        let to = self.task_path(State::Completed, id, None);
-        self.write_and_move(&f, &to)?;
+        let to = match self.write_and_move(&mut f, State::Completed) {
+            Ok(to) => to,
+            Err(e) => return self.conflict(e, who, "done", result, now),
+        };
         self.commit_point(&format!(
             "done {id} by {agent} (attempt {})",
             f.task.meta.attempt
@@ -823,6 +1130,7 @@ impl LockedRepo<'_> {
             id: id.to_string(),
             state: State::Completed,
             path: to,
+            again: false,
         }))
     }
 
@@ -835,7 +1143,7 @@ impl LockedRepo<'_> {
         error: &str,
         retry: bool,
         now: Timestamp,
-    ) -> Result<std::result::Result<Moved, Lost>> {
+    ) -> Result<std::result::Result<Moved, Refused>> {
         self.fail_with(id, who, error, retry, &[], now)
     }
 
@@ -848,10 +1156,11 @@ impl LockedRepo<'_> {
         retry: bool,
         extra: &[(&str, String)],
         now: Timestamp,
-    ) -> Result<std::result::Result<Moved, Lost>> {
+    ) -> Result<std::result::Result<Moved, Refused>> {
         let mut f = match self.own_claim(id, who, "fail", error, now)? {
-            Ok(f) => f,
-            Err(lost) => return Ok(Err(lost)),
+            Own::Current(f) => f,
+            Own::Settled(f) => return self.repeated(f, who, "fail", error, now),
+            Own::Lost(lost) => return Ok(Err(Refused::Lost(lost))),
         };
         let agent = f.task.claimant().unwrap_or_default();
         let max = f.task.max_attempts(self.config().queue.max_attempts);
@@ -864,11 +1173,14 @@ impl LockedRepo<'_> {
             ("next", next_step(again)),
         ];
         items.extend(extra.iter().cloned());
-        f.doc.append_body(&section("Failure", &items, error));
-        let to = if again {
-            self.return_to_pending(&mut f)?
+        f.append_body(&section("Failure", &items, error));
+        let to = match if again {
+            self.return_to_pending(&mut f)
         } else {
-            self.move_to_failed(&mut f, now)?
+            self.move_to_failed(&mut f, now)
+        } {
+            Ok(to) => to,
+            Err(e) => return self.conflict(e, who, "fail", error, now),
         };
         self.commit_point(&format!(
             "fail {id} by {agent} (attempt {attempt} of {max}): {}",
@@ -878,6 +1190,7 @@ impl LockedRepo<'_> {
             id: id.to_string(),
             state: if again { State::Pending } else { State::Failed },
             path: to,
+            again: false,
         }))
     }
 
@@ -888,13 +1201,14 @@ impl LockedRepo<'_> {
         id: &str,
         who: &Claimant,
         now: Timestamp,
-    ) -> Result<std::result::Result<Moved, Lost>> {
+    ) -> Result<std::result::Result<Moved, Refused>> {
         let mut f = match self.own_claim(id, who, "release", "", now)? {
-            Ok(f) => f,
-            Err(lost) => return Ok(Err(lost)),
+            Own::Current(f) => f,
+            Own::Settled(f) => return self.repeated(f, who, "release", "", now),
+            Own::Lost(lost) => return Ok(Err(Refused::Lost(lost))),
         };
         let agent = f.task.claimant().unwrap_or_default();
-        f.doc.append_body(&section(
+        f.append_body(&section(
             "Released",
             &[("agent", agent.clone()), ("at", format_ts(now))],
             "",
@@ -903,12 +1217,16 @@ impl LockedRepo<'_> {
             "attempt",
             FieldValue::Int(u64::from(f.task.meta.attempt.saturating_sub(1))),
         )?;
-        let to = self.return_to_pending(&mut f)?;
+        let to = match self.return_to_pending(&mut f) {
+            Ok(to) => to,
+            Err(e) => return self.conflict(e, who, "release", "", now),
+        };
         self.commit_point(&format!("release {id} by {agent}"))?;
         Ok(Ok(Moved {
             id: id.to_string(),
             state: State::Pending,
             path: to,
+            again: false,
         }))
     }
 
@@ -917,18 +1235,18 @@ impl LockedRepo<'_> {
     /// move, then the claim fields cleared.
     fn return_to_pending(&self, f: &mut TaskFile) -> Result<PathBuf> {
         f.set("status", FieldValue::Str("pending".into()))?;
-        let to = self.task_path(State::Pending, &f.task.id, None);
-        self.write_and_move(f, &to)?;
+        let to = self.write_and_move(f, State::Pending)?;
         self.clear_claim(f, &to)?;
         Ok(to)
     }
 
     /// Removes the claim fields of `f`, which a move has just put at `path` in pending/.
     fn clear_claim(&self, f: &mut TaskFile, path: &Path) -> Result<()> {
+        debug_assert_eq!(f.task.path, path);
         for k in ["claimed_by", "claimed_at", "heartbeat_at"] {
             f.remove(k)?;
         }
-        self.replace_file(path, f.doc.text().as_bytes())
+        self.save_task(f)
     }
 
     /// Sends a task to `failed/` for good: `status: failed` and `failed_at` (which mark an
@@ -938,14 +1256,13 @@ impl LockedRepo<'_> {
             ("status", FieldValue::Str("failed".into())),
             ("failed_at", FieldValue::Str(format_ts(now))),
         ])?;
-        let to = self.task_path(State::Failed, &f.task.id, None);
-        self.write_and_move(f, &to)?;
-        Ok(to)
+        self.write_and_move(f, State::Failed)
     }
 
     /// Moves every stale claim (no heartbeat for `stale_after`) back to `pending/`, or to
     /// `failed/` once its attempts are used up, recording why in the file. With `dry_run`,
-    /// only says what it would do.
+    /// only says what it would do. A claim that cannot be moved (its id has a file where it
+    /// would go) is left, and said; the others go on.
     pub fn reclaim(&self, now: Timestamp, dry_run: bool) -> Result<Vec<Reclaimed>> {
         let stale_after = self.config().queue.stale_after;
         let mut out = Vec::new();
@@ -959,6 +1276,19 @@ impl LockedRepo<'_> {
             }
             let e = Entry::from(&t);
             let Ok(mut f) = self.read(&e) else { continue };
+            // A stale copy of a task that has a file elsewhere (an editor that saved the path
+            // `done` moved away) is not the task: it stays for `brain doctor`.
+            let others = self.elsewhere(&e.id, &e.path)?;
+            if !others.is_empty() {
+                if !dry_run {
+                    self.say(format!(
+                        "the stale claim {} is not reclaimed: the task also has {} (`brain doctor` sorts this out)",
+                        rel(self, &e.path),
+                        rels(self, &others)
+                    ));
+                }
+                continue;
+            }
             let agent = f.task.claimant();
             let max = f.task.max_attempts(self.config().queue.max_attempts);
             let attempt = f.task.meta.attempt;
@@ -976,31 +1306,46 @@ impl LockedRepo<'_> {
                 State::Pending
             };
             let path = self.task_path(to, &e.id, None);
-            out.push(Reclaimed {
-                id: e.id.clone(),
-                agent: agent.clone(),
-                to,
-                reason: reason.clone(),
-                path: path.clone(),
-            });
             if dry_run {
+                out.push(Reclaimed {
+                    id: e.id.clone(),
+                    agent: agent.clone(),
+                    to,
+                    reason: reason.clone(),
+                    path: path.clone(),
+                });
                 continue;
             }
-            f.doc.append_body(&section(
+            f.append_body(&section(
                 "Reclaimed",
                 &[
-                    ("agent", agent.unwrap_or_default()),
+                    ("agent", agent.clone().unwrap_or_default()),
                     ("at", format_ts(now)),
                     ("attempt", format!("{attempt} of {max}")),
                     ("next", next_step(!exhausted)),
                 ],
                 &reason,
             ));
-            if exhausted {
-                self.move_to_failed(&mut f, now)?;
+            let moved = if exhausted {
+                self.move_to_failed(&mut f, now)
             } else {
-                self.return_to_pending(&mut f)?;
+                self.return_to_pending(&mut f)
+            };
+            match moved {
+                Ok(_) => {}
+                Err(e @ Error::Duplicate { .. }) => {
+                    self.say(format!("the stale claim of {} stays: {e}", t.id));
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
+            out.push(Reclaimed {
+                id: e.id.clone(),
+                agent,
+                to,
+                reason: reason.clone(),
+                path,
+            });
             self.commit_point(&format!(
                 "reclaim {}: {} ({reason})",
                 e.id,
@@ -1009,6 +1354,65 @@ impl LockedRepo<'_> {
         }
         Ok(out)
     }
+}
+
+/// How often a claim's heartbeat is written to its file: `[git] heartbeat_every`, but at
+/// most a quarter of `stale_after` (so that a live claim never looks stale), in seconds.
+pub fn heartbeat_window(config: &crate::Config) -> u64 {
+    config
+        .git
+        .heartbeat_every
+        .min(config.queue.stale_after / 4)
+        .max(1)
+}
+
+/// Whether `f`, found under the epoch of the caller's token in another folder than active/,
+/// was settled by a call of `kind` (by `agent`, when given): its last section is the one that
+/// call appends.
+fn settled_by(kind: &str, f: &TaskFile, agent: Option<&str>) -> bool {
+    let (title, by) = last_section(f.doc.body());
+    let expected = match (kind, f.task.state) {
+        ("done", State::Completed) => "Result",
+        ("fail", State::Failed | State::Pending) => "Failure",
+        ("release", State::Pending) => "Released",
+        _ => return false,
+    };
+    title == Some(expected) && agent.is_none_or(|a| by == Some(a))
+}
+
+/// The title of the last `## ` section of a body, and its `- agent:` line.
+fn last_section(body: &str) -> (Option<&str>, Option<&str>) {
+    let Some(at) = body
+        .rfind("\n## ")
+        .map(|i| i + 1)
+        .or_else(|| body.starts_with("## ").then_some(0))
+    else {
+        return (None, None);
+    };
+    let rest = &body[at + 3..];
+    let title = rest.lines().next().map(str::trim);
+    let agent = rest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- agent:"))
+        .map(str::trim);
+    (title, agent)
+}
+
+/// `paths` relative to the repo root, for a message: `a and b`.
+fn rels(repo: &LockedRepo<'_>, paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| rel(repo, p))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// `path` relative to the repo root, for messages.
+fn rel(repo: &LockedRepo<'_>, path: &Path) -> String {
+    path.strip_prefix(repo.root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// Late results and errors kept for task `id` (`tasks/late/<id>@…`).

@@ -1,26 +1,56 @@
 //! Starting an agent so that its whole process tree can be stopped: a process group of its own
 //! on Unix, a job object on Windows. Stopping is polite first (SIGTERM; CTRL_BREAK on Windows)
 //! and then for good (SIGKILL to the group; the job is terminated).
+//!
+//! A process can leave its process group (`setsid`, or a daemon's double fork). On Linux
+//! brain therefore also makes itself a child subreaper ([`adopt_orphans`]): whatever an
+//! agent's processes leave behind is re-parented to brain rather than to init, stays among
+//! brain's descendants, and carries the agent's mark in its environment (`BRAIN_RUN_MARK`), by
+//! which each agent's tree is found and stopped with it. On macOS and the BSDs only the
+//! process group is stopped: a process that calls `setsid` outlives its agent. On Windows the
+//! job object holds every process the agent starts (a job brain creates allows no breakaway).
 
 use std::io;
 use std::process::{Child, Command};
+
+/// The environment variable that marks every process of one agent's tree.
+pub const MARK: &str = "BRAIN_RUN_MARK";
 
 /// An agent's process tree.
 #[derive(Debug)]
 pub struct Tree {
     #[cfg(unix)]
     pgid: i32,
+    /// The mark the agent's processes carry (see [`MARK`]).
+    #[cfg(target_os = "linux")]
+    mark: String,
+    /// Processes found by their mark and signalled, to be reaped once they have exited.
+    #[cfg(target_os = "linux")]
+    signalled: std::sync::Mutex<Vec<i32>>,
     #[cfg(windows)]
     job: imp::Job,
     #[cfg(windows)]
     pid: u32,
 }
 
-/// Starts `cmd` as the root of a new process tree.
-pub fn spawn(mut cmd: Command) -> io::Result<(Child, Tree)> {
+/// Makes this process the one that inherits the orphans of its descendants (Linux:
+/// `PR_SET_CHILD_SUBREAPER`), so that a daemon an agent starts is still found and stopped.
+/// Elsewhere it does nothing. Call it once, before starting agents.
+pub fn adopt_orphans() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?;
+    }
+    Ok(())
+}
+
+/// Starts `cmd` as the root of a new process tree; every process of the tree carries `mark`
+/// (unique to this agent) in its environment.
+pub fn spawn(mut cmd: Command, mark: &str) -> io::Result<(Child, Tree)> {
+    cmd.env(MARK, mark);
     imp::prepare(&mut cmd);
     let child = cmd.spawn()?;
-    let tree = imp::adopt(&child)?;
+    let tree = imp::adopt(&child, mark)?;
     Ok((child, tree))
 }
 
@@ -41,6 +71,195 @@ impl Tree {
     }
 }
 
+/// Stops for good every process still running below this one, and reaps the ones that were
+/// re-parented to it: for the end of a run, when no agent and no git command of its own is
+/// left, so that whatever an agent left behind (a daemon that also cleared its environment
+/// included) does not outlive the run. Linux only; elsewhere it does nothing.
+pub fn stop_leftovers() {
+    #[cfg(target_os = "linux")]
+    for pid in linux::all() {
+        linux::signal(pid, None, rustix::process::Signal::KILL);
+        linux::reap_later(pid);
+    }
+}
+
+/// Finding an agent's processes on Linux: brain's descendants (through `/proc`), by the mark
+/// in their environment.
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::collections::HashMap;
+
+    use rustix::process::{Pid, PidfdFlags, Signal, WaitOptions, pidfd_open, pidfd_send_signal};
+
+    /// The live descendants of this process: (pid, parent). Found through each process's
+    /// `/proc/<pid>/task/*/children`, which costs a read per descendant (usually none);
+    /// where the kernel has no such files, through every process's `/proc/<pid>/stat`.
+    fn descendants() -> Vec<(i32, i32)> {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let Some(first) = children(me) else {
+            return descendants_by_scan(me);
+        };
+        let mut out = Vec::new();
+        let mut frontier: Vec<(i32, i32)> = first.into_iter().map(|c| (c, me)).collect();
+        while let Some((pid, parent)) = frontier.pop() {
+            if matches!(stat(pid), Some((_, 'Z' | 'X')) | None) {
+                continue;
+            }
+            out.push((pid, parent));
+            frontier.extend(
+                children(pid)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| (c, pid)),
+            );
+        }
+        out
+    }
+
+    /// The children of `pid`, from its threads' `children` files; `None` when the kernel
+    /// does not have them.
+    fn children(pid: i32) -> Option<Vec<i32>> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut out = Vec::new();
+        let mut any = false;
+        for t in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+                any = true;
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok()),
+                );
+            }
+        }
+        any.then_some(out)
+    }
+
+    /// [`descendants`] from a scan of every process's parent.
+    fn descendants_by_scan(me: i32) -> Vec<(i32, i32)> {
+        let mut parent: HashMap<i32, i32> = HashMap::new();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            if let Some((ppid, state)) = stat(pid)
+                && state != 'Z'
+                && state != 'X'
+            {
+                parent.insert(pid, ppid);
+            }
+        }
+        let mut out = Vec::new();
+        let mut frontier = vec![me];
+        while let Some(p) = frontier.pop() {
+            for (&child, &pp) in &parent {
+                if pp == p {
+                    out.push((child, pp));
+                    frontier.push(child);
+                }
+            }
+        }
+        out
+    }
+
+    /// The parent and state of `pid`, from `/proc/<pid>/stat`.
+    fn stat(pid: i32) -> Option<(i32, char)> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let rest = &text[text.rfind(')')? + 1..];
+        let mut f = rest.split_whitespace();
+        let state = f.next()?.chars().next()?;
+        let ppid = f.next()?.parse().ok()?;
+        Some((ppid, state))
+    }
+
+    /// Whether `pid`'s environment has a mark starting with `prefix`.
+    fn has_mark(pid: i32, prefix: &str) -> bool {
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            return false;
+        };
+        let want = format!("{}={prefix}", super::MARK);
+        env.split(|&b| b == 0)
+            .any(|v| v.starts_with(want.as_bytes()))
+    }
+
+    /// Every live descendant of this process.
+    pub fn all() -> Vec<i32> {
+        descendants().into_iter().map(|(pid, _)| pid).collect()
+    }
+
+    /// Whether `pid` is (still) a descendant of this process.
+    fn below_me(pid: i32) -> bool {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let mut at = pid;
+        for _ in 0..64 {
+            match stat(at) {
+                Some((parent, _)) if parent == me => return true,
+                Some((parent, _)) if parent > 1 => at = parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// The descendants of this process that carry a mark starting with `prefix`.
+    pub fn marked(prefix: &str) -> Vec<i32> {
+        descendants()
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .filter(|&pid| has_mark(pid, prefix))
+            .collect()
+    }
+
+    /// Sends `sig` to `pid` if, once it is pinned by a pidfd, it still carries the mark
+    /// (`Some(prefix)`) or is still a descendant of this process (`None`): a process that took
+    /// a dead one's number is never signalled.
+    pub fn signal(pid: i32, mark: Option<&str>, sig: Signal) {
+        let Some(p) = Pid::from_raw(pid) else { return };
+        let Ok(fd) = pidfd_open(p, PidfdFlags::empty()) else {
+            return;
+        };
+        let ours = match mark {
+            Some(prefix) => has_mark(pid, prefix),
+            None => below_me(pid),
+        };
+        if ours {
+            let _ = pidfd_send_signal(&fd, sig);
+        }
+    }
+
+    thread_local! {
+        static TO_REAP: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// Notes `pid`, signalled, to be reaped once it has exited (see [`reap`]).
+    pub fn reap_later(pid: i32) {
+        TO_REAP.with(|r| r.borrow_mut().push(pid));
+        reap();
+    }
+
+    /// Reaps the signalled processes that were re-parented to this one and have exited. Only
+    /// those: a child this process waits for elsewhere (an agent, a git command) is never
+    /// taken from its waiter.
+    pub fn reap() {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        TO_REAP.with(|r| {
+            r.borrow_mut().retain(|&pid| match stat(pid) {
+                Some((ppid, 'Z')) if ppid == me => {
+                    if let Some(p) = Pid::from_raw(pid) {
+                        let _ = rustix::process::waitpid(Some(p), WaitOptions::NOHANG);
+                    }
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            })
+        });
+    }
+}
+
 #[cfg(unix)]
 mod imp {
     use std::io;
@@ -57,10 +276,39 @@ mod imp {
         cmd.process_group(0);
     }
 
-    pub fn adopt(child: &Child) -> io::Result<Tree> {
+    pub fn adopt(child: &Child, mark: &str) -> io::Result<Tree> {
+        let _ = mark;
         Ok(Tree {
             pgid: child.id() as i32,
+            #[cfg(target_os = "linux")]
+            mark: mark.to_string(),
+            #[cfg(target_os = "linux")]
+            signalled: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// The processes of the tree that left its process group (Linux).
+    #[cfg(target_os = "linux")]
+    fn strays(t: &Tree) -> Vec<i32> {
+        super::linux::marked(&t.mark)
+            .into_iter()
+            .filter(|&pid| pid != t.pgid)
+            .collect()
+    }
+
+    fn signal_strays(t: &Tree, sig: Signal) {
+        #[cfg(target_os = "linux")]
+        for pid in strays(t) {
+            super::linux::signal(pid, Some(&t.mark), sig);
+            if let Ok(mut v) = t.signalled.lock()
+                && !v.contains(&pid)
+            {
+                v.push(pid);
+                super::linux::reap_later(pid);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (t, sig);
     }
 
     fn group(t: &Tree) -> Option<Pid> {
@@ -71,16 +319,29 @@ mod imp {
         if let Some(p) = group(t) {
             let _ = kill_process_group(p, Signal::TERM);
         }
+        signal_strays(t, Signal::TERM);
     }
 
     pub fn kill(t: &Tree) {
         if let Some(p) = group(t) {
             let _ = kill_process_group(p, Signal::KILL);
         }
+        signal_strays(t, Signal::KILL);
     }
 
     pub fn alive(t: &Tree) -> bool {
-        group(t).is_some_and(|p| test_kill_process_group(p).is_ok())
+        if group(t).is_some_and(|p| test_kill_process_group(p).is_ok()) {
+            return true;
+        }
+        // The group is gone; what left it may not be.
+        #[cfg(target_os = "linux")]
+        {
+            super::linux::reap();
+            if !strays(t).is_empty() {
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -123,7 +384,7 @@ mod imp {
         cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
     }
 
-    pub fn adopt(child: &Child) -> io::Result<Tree> {
+    pub fn adopt(child: &Child, _mark: &str) -> io::Result<Tree> {
         // SAFETY: plain Win32 calls on handles we own; the structure is zeroed and sized.
         unsafe {
             let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());

@@ -2,13 +2,12 @@
 //! format): questions, answers, and the approval gate of SPEC §5.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io;
 
 use jiff::Timestamp;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::frontmatter::FieldValue;
+use crate::fsutil;
 
 use crate::names;
 use crate::prompts::{self, Kind, QState, Question};
@@ -24,19 +23,10 @@ pub const ANSWERED: &str = "prompts/answered.md";
 
 fn read(repo: &Repo, rel: &str, default: &str) -> Result<String> {
     let path = repo.root().join(rel);
-    match fs::read_to_string(&path) {
-        Ok(s) => Ok(s),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(default.to_string()),
-        Err(e) => Err(Error::io("reading", &path, e)),
-    }
-}
-
-fn write(repo: &LockedRepo<'_>, rel: &str, text: &str) -> Result<()> {
-    let path = repo.root().join(rel);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).at("creating", dir)?;
-    }
-    repo.replace_file(&path, text.as_bytes())
+    Ok(
+        fsutil::read_text(&path, crate::repo::TEXT_LIMIT, "move old entries out of it")?
+            .unwrap_or_else(|| default.to_string()),
+    )
 }
 
 /// Every question in both files (a missing file has none).
@@ -48,21 +38,50 @@ pub fn all(repo: &Repo) -> Result<Vec<Question>> {
 }
 
 /// Whether an answer to an approval request says yes (`Some(true)`), no (`Some(false)`), or
-/// neither.
+/// neither (then the task stays gated, and `brain status` and `doctor` say so).
 pub fn verdict(answer: &str) -> Option<bool> {
-    let first: String = answer
-        .trim_start_matches(|c: char| !c.is_alphanumeric())
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '\'')
-        .collect::<String>()
-        .to_lowercase();
-    match first.as_str() {
-        "yes" | "y" | "approve" | "approved" | "ok" | "okay" | "go" | "lgtm" | "sure"
-        | "granted" => Some(true),
-        "no" | "n" | "deny" | "denied" | "reject" | "rejected" | "don't" | "dont" | "stop"
-        | "never" => Some(false),
+    let lower = answer.to_lowercase();
+    let mut words = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    let second = words.next().unwrap_or_default();
+    match (first, second) {
+        ("do" | "please", "not" | "don't") => Some(false),
+        (
+            "yes" | "y" | "yep" | "yeah" | "yup" | "approve" | "approved" | "ok" | "okay" | "go"
+            | "lgtm" | "sure" | "granted" | "fine" | "allowed" | "accept" | "accepted",
+            _,
+        ) => Some(true),
+        (
+            "no" | "n" | "nope" | "nah" | "not" | "deny" | "denied" | "reject" | "rejected"
+            | "don't" | "dont" | "stop" | "never" | "decline" | "declined" | "refuse" | "refused"
+            | "cancel" | "cancelled" | "canceled" | "negative",
+            _,
+        ) => Some(false),
         _ => None,
     }
+}
+
+/// Approval requests answered in `prompts/answered.md` with something brain reads as neither
+/// yes nor no, for gated tasks still waiting: one sentence each, saying what to do.
+pub fn reading_warnings(repo: &Repo) -> Result<Vec<String>> {
+    let answered = prompts::parse(&read(repo, ANSWERED, "")?, QState::Answered);
+    let mut out = Vec::new();
+    for q in answered.iter().filter(|q| q.kind == Kind::Approval) {
+        let (Some(task), Some(ans)) = (&q.task, &q.answer) else {
+            continue;
+        };
+        if verdict(ans).is_some() || !repo.task_path(State::Pending, task, None).is_file() {
+            continue;
+        }
+        let first = ans.lines().next().unwrap_or_default();
+        out.push(format!(
+            "{}: the answer to the approval request for {task} (`{first}`) reads as neither yes nor no, so {task} stays gated; start the answer with yes or no, or run `brain approve {task}` or `brain deny {task} --reason …`",
+            q.id
+        ));
+    }
+    Ok(out)
 }
 
 /// Approval answers by task: `true` approved, `false` denied (from `answered.md`, where a person
@@ -108,13 +127,32 @@ fn entry_text(
     s
 }
 
+/// Appends `entry` to the prompts file `rel` (a missing one starts as `default`). A person's
+/// edit made at the same moment is kept (see [`LockedRepo::rewrite`]).
 fn append(repo: &LockedRepo<'_>, rel: &str, default: &str, entry: &str) -> Result<()> {
-    let mut text = read(repo, rel, default)?;
-    if !text.ends_with('\n') && !text.is_empty() {
-        text.push('\n');
+    repo.rewrite(&repo.root().join(rel), default, |text| {
+        let mut text = text.to_string();
+        if !text.ends_with('\n') && !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(entry);
+        Ok(Some(text))
+    })?;
+    Ok(())
+}
+
+/// The longest question or answer brain writes into prompts/.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+
+fn check_entry_size(what: &str, text: &str) -> Result<()> {
+    if text.len() > MAX_ENTRY_BYTES {
+        return Err(Error::Invalid(format!(
+            "the {what} is {} long, more than the {} brain writes into prompts/; nothing was changed. Put the long part in a file and name it in the {what}",
+            fsutil::format_size(text.len() as u64),
+            fsutil::format_size(MAX_ENTRY_BYTES as u64)
+        )));
     }
-    text.push_str(entry);
-    write(repo, rel, &text)
+    Ok(())
 }
 
 /// Adds a question to `prompts/pending.md`; returns its id. (Approval requests are written by
@@ -145,6 +183,7 @@ fn add_entry(
     if text.trim().is_empty() {
         return Err(Error::Invalid("the question is empty".into()));
     }
+    check_entry_size("question", text)?;
     if let Some(a) = from {
         names::validate_agent(a)?;
     }
@@ -200,8 +239,9 @@ fn move_to_answered(
     if answer.trim().is_empty() {
         return Err(Error::Invalid("the answer is empty".into()));
     }
+    check_entry_size("answer", answer)?;
     let pending = read(repo, PENDING, "")?;
-    let Some((before, entry, after)) = cut_entry(&pending, qid) else {
+    let Some((_, entry, _)) = cut_entry(&pending, qid) else {
         let answered = prompts::parse(&read(repo, ANSWERED, "")?, QState::Answered);
         return Err(Error::Invalid(if answered.iter().any(|q| q.id == qid) {
             format!("question {qid} is already answered (see prompts/answered.md)")
@@ -218,16 +258,20 @@ fn move_to_answered(
     // Answered first: a crash in between leaves the entry in both files, and an entry in
     // answered.md wins.
     append(repo, ANSWERED, templates::PROMPTS_ANSWERED, &moved)?;
-    let rest = format!(
-        "{}{}",
-        before.trim_end_matches('\n'),
-        if after.is_empty() {
-            "\n".to_string()
-        } else {
-            format!("\n\n{after}")
-        }
-    );
-    write(repo, PENDING, &rest)?;
+    repo.rewrite(&repo.root().join(PENDING), "", |text| {
+        // Cut from the text as it is now, which a person may have edited meanwhile.
+        Ok(cut_entry(text, qid).map(|(before, _, after)| {
+            format!(
+                "{}{}",
+                before.trim_end_matches('\n'),
+                if after.is_empty() {
+                    "\n".to_string()
+                } else {
+                    format!("\n\n{after}")
+                }
+            )
+        }))
+    })?;
     let q = prompts::parse(&moved, QState::Answered).into_iter().next();
     q.ok_or_else(|| Error::Invalid(format!("question {qid} could not be read back")))
 }
@@ -276,13 +320,13 @@ fn pending_task(
 
 /// `brain approve`: opens the gate of a pending task.
 pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
-    let (entry, mut f) = pending_task(repo, id)?;
+    let (_, mut f) = pending_task(repo, id)?;
     if f.task.meta.approval != Some(Approval::Approved) {
         f.set(
             "approval",
             FieldValue::Str(Approval::Approved.as_str().into()),
         )?;
-        repo.replace_file(&entry.path, f.doc.text().as_bytes())?;
+        repo.save_task(&mut f)?;
     }
     if let Some(q) = open_request(repo, id)? {
         move_to_answered(
@@ -306,7 +350,7 @@ pub fn deny(
         return Err(Error::Invalid("give a reason with --reason".into()));
     }
     let (_, mut f) = pending_task(repo, id)?;
-    f.doc.append_body(&format!(
+    f.append_body(&format!(
         "\n## Failure\n\n- denied: {}\n\n{}\n",
         format_ts(now),
         reason.trim()

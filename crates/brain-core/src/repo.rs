@@ -289,6 +289,21 @@ impl Repo {
         self.root.join(TASKS_DIR).join(state.as_str())
     }
 
+    /// Whether `tasks/<state>/` is a real folder (see [`real_dir`]).
+    pub fn check_state_dir(&self, state: State) -> Result<bool> {
+        real_dir(&self.root, &Path::new(TASKS_DIR).join(state.as_str()))
+    }
+
+    /// `tasks/<state>/`, created if missing, for a transition that writes into it: refused
+    /// when it is a symbolic link (or not a folder).
+    pub fn writable_state_dir(&self, state: State) -> Result<PathBuf> {
+        let dir = self.state_dir(state);
+        if !self.check_state_dir(state)? {
+            fs::create_dir_all(&dir).at("creating", &dir)?;
+        }
+        Ok(dir)
+    }
+
     /// The path a task file has in `state` (`active/<id>.<agent>.md` when active).
     pub fn task_path(&self, state: State, id: &str, agent: Option<&str>) -> PathBuf {
         let name = match agent {
@@ -307,6 +322,14 @@ impl Repo {
     /// left out (bad names are reported in `bad`).
     pub fn entries(&self, state: State, bad: &mut Vec<Error>) -> Result<Vec<Entry>> {
         let dir = self.state_dir(state);
+        match self.check_state_dir(state) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Vec::new()),
+            Err(e) => {
+                bad.push(e);
+                return Ok(Vec::new());
+            }
+        }
         let read = match fs::read_dir(&dir) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -420,15 +443,23 @@ impl Repo {
         let dir = self.state_dir(state);
         let cache_path = self.cache_path(state);
         let mut bad_names = Vec::new();
+        let empty = || Folder {
+            cache: FolderCache::default(),
+            got: Vec::new(),
+            listing: None,
+        };
+        match self.check_state_dir(state) {
+            Ok(true) => {}
+            Ok(false) => return Ok(empty()),
+            Err(e) => {
+                // Reported as unreadable, as any bad file is; the other folders are served.
+                problems.push(e);
+                return Ok(empty());
+            }
+        }
         let listing = match Listing::read(&dir, &mut bad_names) {
             Ok(l) => l,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Folder {
-                    cache: FolderCache::default(),
-                    got: Vec::new(),
-                    listing: None,
-                });
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(empty()),
             Err(e) => return Err(Error::io("reading folder", &dir, e)),
         };
         for p in bad_names {
@@ -551,7 +582,7 @@ impl Repo {
         let mut found = Vec::new();
         for state in [State::Pending, State::Completed, State::Failed] {
             let path = self.task_path(state, id, None);
-            if path.is_file() {
+            if self.check_state_dir(state).unwrap_or(false) && fs::symlink_metadata(&path).is_ok() {
                 found.push(Entry {
                     id: id.to_string(),
                     state,
@@ -616,6 +647,9 @@ impl Repo {
             remote: std::cell::RefCell::new(None),
             prepared: std::cell::RefCell::new(Vec::new()),
             read_only: !catch_up,
+            notes: std::cell::RefCell::new(Vec::new()),
+            deferred: std::cell::Cell::new(false),
+            replaced: std::cell::RefCell::new(Vec::new()),
         };
         // With a remote, the queue is first brought to the remote's tip (see `remote.rs`).
         if let Some(remote) = self.remote().filter(|_| catch_up) {
@@ -632,15 +666,74 @@ fn file_name(path: &Path) -> &str {
         .unwrap_or_default()
 }
 
-/// Reads a file, refusing (without reading all of it) one over the task size limit.
+/// The largest prompts, handoff or usage file brain reads or writes.
+pub const TEXT_LIMIT: usize = 16 * 1024 * 1024;
+const TEXT_HINT: &str = "move old entries out of it (git keeps them)";
+
+/// Refuses a task file that would be over the size limit, before anything is written.
+pub fn check_task_size(f: &TaskFile) -> Result<()> {
+    let len = f.doc.text().len();
+    if len > crate::frontmatter::MAX_TASK_BYTES {
+        return Err(Error::TooLarge {
+            path: f.task.path.clone(),
+            message: format!(
+                "the task file would be {} ({len} bytes), over the limit of {} for task files, so brain did not change it; put large output in a file of its own and name it in the text",
+                fsutil::format_size(len as u64),
+                fsutil::format_size(crate::frontmatter::MAX_TASK_BYTES as u64)
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_text_size(path: &Path, text: &str) -> Result<()> {
+    if text.len() > TEXT_LIMIT {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            message: format!(
+                "the file would be {}, over brain's limit of {}, so brain did not change it; {TEXT_HINT}",
+                fsutil::format_size(text.len() as u64),
+                fsutil::format_size(TEXT_LIMIT as u64)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Reads a task file: a regular file (never through a symbolic link, never a pipe or a
+/// device) of at most the task size limit.
 pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let f = fs::File::open(path).at("reading", path)?;
-    let mut buf = Vec::with_capacity(4096);
-    f.take(crate::frontmatter::MAX_TASK_BYTES as u64 + 1)
-        .read_to_end(&mut buf)
-        .at("reading", path)?;
-    Ok(buf)
+    fsutil::read_regular(
+        path,
+        crate::frontmatter::MAX_TASK_BYTES,
+        "move large material to a separate file and link it from the task",
+    )
+}
+
+/// Whether `rel` (a folder path under `root`) is a real folder: `Ok(false)` when it does not
+/// exist, an error when it, or a folder on the way to it, is a symbolic link or not a folder.
+/// brain never follows a link out of the repo.
+pub fn real_dir(root: &Path, rel: &Path) -> Result<bool> {
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        at.push(c);
+        match fs::symlink_metadata(&at) {
+            Ok(md) if md.is_dir() => {}
+            Ok(md) => {
+                return Err(Error::Special {
+                    path: at,
+                    what: if md.file_type().is_symlink() {
+                        "a symbolic link"
+                    } else {
+                        "not a folder"
+                    },
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("reading", &at, e)),
+        }
+    }
+    Ok(true)
 }
 
 /// Maps `f` over `items` on all cores, keeping order.
@@ -705,6 +798,13 @@ pub struct LockedRepo<'a> {
     prepared: std::cell::RefCell<Vec<Prepared>>,
     /// Taken by [`Repo::lock_offline`]: commits nothing.
     read_only: bool,
+    /// What the section has to say (see [`LockedRepo::say`]).
+    notes: std::cell::RefCell<Vec<String>>,
+    /// Set once a commit of this section could not be made (see [`LockedRepo::commit_point`]).
+    deferred: std::cell::Cell<bool>,
+    /// Files this section replaced, still open, with where their text is now (see
+    /// [`LockedRepo::carry_late_appends`]).
+    replaced: std::cell::RefCell<Vec<(PathBuf, fsutil::Replaced)>>,
 }
 
 /// A file's next content, written to a temporary file and fsynced *before* the queue lock is
@@ -752,10 +852,14 @@ impl LockedRepo<'_> {
     /// process can go on while this one waits for the disk. A command reports success only
     /// after this returns: every transition is durable before it is acknowledged, and the lock
     /// only orders them.
-    pub fn finish(mut self) -> Result<()> {
+    ///
+    /// Returns what the section said (see [`LockedRepo::say`]) that was not taken yet.
+    pub fn finish(mut self) -> Result<Vec<String>> {
+        self.carry_late_appends()?;
         self.commit_point("brain: update the queue")?;
         self.publish()?;
-        self.sync_deferred()
+        self.sync_deferred()?;
+        Ok(self.take_notes())
     }
 
     /// Hands a file prepared before the lock to this transition (see [`Prepared`]).
@@ -789,6 +893,19 @@ impl LockedRepo<'_> {
             .write(true)
             .truncate(true)
             .open(self.local_dir().join(UNCOMMITTED));
+    }
+
+    /// The paths listed in `.brain/uncommitted`: changed by a transition, and not committed
+    /// yet.
+    pub(crate) fn uncommitted_paths(&self) -> std::collections::HashSet<PathBuf> {
+        fs::read_to_string(self.local_dir().join(UNCOMMITTED))
+            .map(|t| {
+                t.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Takes the paths changed since the last commit: this section's, and those an earlier
@@ -838,14 +955,33 @@ impl LockedRepo<'_> {
         if paths.is_empty() {
             return Ok(());
         }
-        let made = match self.remote.borrow().is_some() {
+        let remote = self.remote.borrow().is_some();
+        if self.deferred.get() && !remote {
+            // An earlier commit of this section had to wait: so does this one (the paths stay
+            // listed in .brain/uncommitted), without waiting for git a second time.
+            return Ok(());
+        }
+        let made = match remote {
             // Two machines making the same change in the same second (same title, same
             // fallback identity) would make the same commit, and both pushes would be
             // "accepted"; a nonce keeps every attempt its own commit.
             true => {
                 git.commit_paths(&paths, &format!("{message}\n\n{}", crate::remote::nonce()))?
             }
-            false => git.commit_paths(&paths, message)?,
+            false => match git.commit_paths(&paths, message) {
+                Ok(made) => made,
+                // Without a remote a transition is real once it is on disk, as any change of
+                // the working tree is: the change stays, listed in .brain/uncommitted, and the
+                // next commit takes it in. The command reports what happened, and why the
+                // commit waits.
+                Err(e) => {
+                    self.deferred.set(true);
+                    self.say(format!(
+                        "warning: the change is made, but its commit has to wait: {e}\nThe next brain command that changes the queue commits it; `brain doctor` shows what is waiting."
+                    ));
+                    return Ok(());
+                }
+            },
         };
         self.clear_uncommitted();
         if let Some(commit) = made {
@@ -879,25 +1015,26 @@ impl LockedRepo<'_> {
         }
     }
 
+    /// Records something the section has to tell the person (a reclaim, a task skipped, a
+    /// commit that has to wait), for the front end to show once the section is through: with
+    /// a remote a section that is overtaken runs again, and must not say things twice.
+    pub fn say(&self, text: impl Into<String>) {
+        self.notes.borrow_mut().push(text.into());
+    }
+
+    /// What the section said so far (see [`LockedRepo::say`]).
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.borrow_mut())
+    }
+
     /// Replaces `target` atomically (the new text fsynced before the rename); the folder's
-    /// fsync is deferred to [`LockedRepo::finish`].
+    /// fsync is deferred to [`LockedRepo::finish`]. For files only brain writes; a file a
+    /// person may edit at the same moment is written with [`LockedRepo::save_task`] or
+    /// [`LockedRepo::rewrite`], which never lose that edit.
     pub fn replace_file(&self, target: &Path, data: &[u8]) -> Result<()> {
         // Listed first: a process killed right after the replace leaves it to the next commit.
         self.touch(target);
-        self.replace_untracked(target, data)
-    }
-
-    /// [`LockedRepo::replace_file`] without recording the change for the next commit (for
-    /// heartbeats between their rate-limited commits).
-    pub fn replace_untracked(&self, target: &Path, data: &[u8]) -> Result<()> {
-        let ready = {
-            let mut prepared = self.prepared.borrow_mut();
-            prepared
-                .iter()
-                .position(|p| p.target == target && p.data == data)
-                .and_then(|i| prepared.swap_remove(i).tmp.take())
-        };
-        let tmp = match ready {
+        let tmp = match self.take_prepared(target, data) {
             Some(tmp) => tmp,
             None => fsutil::write_tmp(target, data)?,
         };
@@ -907,6 +1044,136 @@ impl LockedRepo<'_> {
         }
         self.defer_sync(target);
         Ok(())
+    }
+
+    /// The temporary file prepared before the lock for exactly `data` at `target`, if any.
+    fn take_prepared(&self, target: &Path, data: &[u8]) -> Option<PathBuf> {
+        let mut prepared = self.prepared.borrow_mut();
+        prepared
+            .iter()
+            .position(|p| p.target == target && p.data == data)
+            .and_then(|i| prepared.swap_remove(i).tmp.take())
+    }
+
+    /// Writes a task file's edits to its file, which must hold the text it was read with.
+    /// When someone changed the file since (a person appending a note, an editor saving), the
+    /// same edits are made on their text instead, so nothing they wrote is lost (see
+    /// [`fsutil::replace_merging`]). Afterwards `f` holds what was written.
+    pub fn save_task(&self, f: &mut TaskFile) -> Result<()> {
+        if !f.changed() {
+            return Ok(());
+        }
+        let path = f.task.path.clone();
+        self.touch(&path);
+        let new = f.doc.text().as_bytes().to_vec();
+        let tmp = self.take_prepared(&path, &new);
+        let (written, replaced) = {
+            let this: &TaskFile = f;
+            fsutil::replace_merging(
+                &path,
+                this.original().as_bytes(),
+                new,
+                tmp,
+                crate::frontmatter::MAX_TASK_BYTES,
+                &mut |now| {
+                    let redone = this.redo(now)?;
+                    check_task_size(&redone)?;
+                    Ok(redone.doc.text().as_bytes().to_vec())
+                },
+            )?
+        };
+        f.written(written)?;
+        self.keep_replaced(&path, replaced);
+        self.defer_sync(&path);
+        Ok(())
+    }
+
+    fn keep_replaced(&self, path: &Path, replaced: Option<fsutil::Replaced>) {
+        if let Some(r) = replaced {
+            self.replaced.borrow_mut().push((path.to_path_buf(), r));
+        }
+    }
+
+    /// Records that a file this section replaced was moved from `from` to `to`.
+    pub(crate) fn note_moved(&self, from: &Path, to: &Path) {
+        for (p, _) in self.replaced.borrow_mut().iter_mut() {
+            if p == from {
+                *p = to.to_path_buf();
+            }
+        }
+    }
+
+    /// What was appended to the files this section replaced, after brain read them back (a
+    /// writer that opened one a moment before the replace and wrote a moment after; the
+    /// section's work since, often a commit, gave such a write time to land): appended to the
+    /// file where its text is now, so that nothing a person or a script wrote is lost.
+    fn carry_late_appends(&self) -> Result<()> {
+        // The rewrite below replaces a file in its turn; what is appended to that one is
+        // carried too, for a few rounds (a writer that never stops is not waited for).
+        for _ in 0..8 {
+            let replaced = std::mem::take(&mut *self.replaced.borrow_mut());
+            if replaced.is_empty() {
+                break;
+            }
+            for (path, r) in replaced {
+                let late = r.appended().at("reading", &path)?;
+                if late.is_empty() {
+                    continue;
+                }
+                let late = String::from_utf8_lossy(&late).into_owned();
+                self.rewrite(&path, "", |text| Ok(Some(format!("{text}{late}"))))?;
+            }
+        }
+        self.replaced.borrow_mut().clear();
+        Ok(())
+    }
+
+    /// Rewrites the text file `target` (prompts, handoffs, usage: files a person edits too) to
+    /// `edit` of its current text (`None`: nothing to change; a missing file reads as
+    /// `default`). Like [`LockedRepo::save_task`], a change someone makes meanwhile is kept:
+    /// `edit` is applied to it again. Returns the text written, if any.
+    pub fn rewrite(
+        &self,
+        target: &Path,
+        default: &str,
+        mut edit: impl FnMut(&str) -> Result<Option<String>>,
+    ) -> Result<Option<String>> {
+        let current = fsutil::read_text(target, TEXT_LIMIT, TEXT_HINT)?;
+        let base = current.as_deref().unwrap_or(default);
+        let Some(new) = edit(base)? else {
+            return Ok(None);
+        };
+        check_text_size(target, &new)?;
+        self.touch(target);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).at("creating", dir)?;
+        }
+        if current.is_none() {
+            match fsutil::create_atomic(target, new.as_bytes()) {
+                Ok(()) => return Ok(Some(new)),
+                // Created by someone else meanwhile: edit theirs.
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
+                    return self.rewrite(target, default, edit);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (written, replaced) = fsutil::replace_merging(
+            target,
+            base.as_bytes(),
+            new.into_bytes(),
+            None,
+            TEXT_LIMIT,
+            &mut |now| {
+                let text = String::from_utf8_lossy(now);
+                let new = edit(&text)?.unwrap_or_else(|| text.into_owned());
+                check_text_size(target, &new)?;
+                Ok(new.into_bytes())
+            },
+        )?;
+        self.keep_replaced(target, replaced);
+        self.defer_sync(target);
+        Ok(Some(String::from_utf8_lossy(&written).into_owned()))
     }
 
     /// The tasks in `active/`. Read once while the lock is held; transitions keep the copy
@@ -977,8 +1244,7 @@ impl LockedRepo<'_> {
         now: Timestamp,
         render: impl Fn(&str) -> String,
     ) -> Result<(String, PathBuf)> {
-        let dir = self.state_dir(State::Pending);
-        fs::create_dir_all(&dir).at("creating", &dir)?;
+        self.writable_state_dir(State::Pending)?;
         loop {
             let id = self.next_id(now)?;
             let path = self.task_path(State::Pending, &id, None);

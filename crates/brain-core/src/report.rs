@@ -7,7 +7,130 @@
 //! final text) or `errors[]`. With `--verbose` the output is an array of messages, and the
 //! result is its `type: "result"` element. Read defensively: any field may be missing.
 
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
 use serde_json::Value;
+
+/// How much of the end of an agent's output brain reads back (a Claude Code result is the last
+/// line of it): never the whole of an output that may be gigabytes.
+pub const TAIL_BYTES: u64 = 1024 * 1024;
+
+/// How much of an agent's output a summary keeps: its first and its last bytes.
+pub const SUMMARY_HEAD: usize = 4 * 1024;
+/// See [`SUMMARY_HEAD`].
+pub const SUMMARY_TAIL: usize = 12 * 1024;
+
+/// What brain read of an agent's output file.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Its first bytes (up to [`SUMMARY_HEAD`]).
+    pub head: String,
+    /// Its last bytes (up to [`TAIL_BYTES`]); all of it when it is that small.
+    pub tail: String,
+}
+
+impl Output {
+    /// Reads the start and the end of the output file at `path` (a missing one is empty).
+    pub fn read(path: &Path) -> std::io::Result<Output> {
+        let mut f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Output::default()),
+            Err(e) => return Err(e),
+        };
+        let size = f.metadata()?.len();
+        let mut head = Vec::new();
+        (&mut f).take(SUMMARY_HEAD as u64).read_to_end(&mut head)?;
+        let from = size.saturating_sub(TAIL_BYTES);
+        f.seek(SeekFrom::Start(from))?;
+        let mut tail = Vec::new();
+        f.take(TAIL_BYTES).read_to_end(&mut tail)?;
+        Ok(Output {
+            size,
+            head: String::from_utf8_lossy(&head).into_owned(),
+            tail: String::from_utf8_lossy(&tail).into_owned(),
+        })
+    }
+
+    /// Whether [`Output::tail`] is all of it.
+    pub fn whole(&self) -> bool {
+        self.size <= TAIL_BYTES
+    }
+
+    /// A summary for git: a few lines about the output, then its first and last bytes.
+    pub fn summary(&self, title: &str, facts: &[(&str, String)]) -> String {
+        let mut out = format!("# {title}\n\n");
+        for (k, v) in facts {
+            out.push_str(&format!("- {k}: {v}\n"));
+        }
+        out.push_str(&format!(
+            "- size: {} ({} bytes)\n\n",
+            crate::fsutil::format_size(self.size),
+            self.size
+        ));
+        let body = if self.size as usize <= SUMMARY_HEAD + SUMMARY_TAIL && self.whole() {
+            self.tail.clone()
+        } else {
+            format!(
+                "{}\n\n[… {} left out: the whole output is in the log named above …]\n\n{}",
+                cut_at(&self.head, SUMMARY_HEAD, false),
+                crate::fsutil::format_size(
+                    self.size
+                        .saturating_sub((SUMMARY_HEAD + SUMMARY_TAIL) as u64)
+                ),
+                cut_at(&self.tail, SUMMARY_TAIL, true)
+            )
+        };
+        let fence = "`".repeat(longest_run(&body, '`').max(2) + 1);
+        out.push_str(&format!("{fence}text\n{}\n{fence}\n", body.trim_end()));
+        out
+    }
+}
+
+/// At most `max` bytes of `text`, from its end (`from_end`) or its start, cut at a character
+/// boundary.
+fn cut_at(text: &str, max: usize, from_end: bool) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    if from_end {
+        let mut at = text.len() - max;
+        while !text.is_char_boundary(at) {
+            at += 1;
+        }
+        &text[at..]
+    } else {
+        let mut at = max;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        &text[..at]
+    }
+}
+
+/// The end of `text`, at most `max` bytes, with a first line that says what was left out and
+/// where the whole is (`where_`): for a task's result, which must stay a file brain can read.
+pub fn keep_end(text: &str, max: usize, where_: &str) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let end = cut_at(text, max, true);
+    format!(
+        "[… the first {} are left out here; the whole is in {where_} …]\n\n{end}",
+        crate::fsutil::format_size((text.len() - end.len()) as u64)
+    )
+}
+
+fn longest_run(text: &str, c: char) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for ch in text.chars() {
+        run = if ch == c { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
 
 /// Token counts an agent reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,7 +179,8 @@ impl Report {
                     .rev()
                     .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
                     .find_map(find_result)
-            });
+            })
+            .or_else(|| last_result_object(trimmed));
         match result {
             Some(r) => from_result(&r),
             None => Report {
@@ -89,6 +213,25 @@ impl Report {
         }
         v
     }
+}
+
+/// The last `{"type":"result",…}` object in `text`, parsed from where it starts: found also
+/// when only the end of a long output was read, or inside an array too long to read whole.
+fn last_result_object(text: &str) -> Option<Value> {
+    let mut end = text.len();
+    while let Some(at) = text[..end].rfind("\"type\"") {
+        end = at;
+        let Some(open) = text[..at].rfind('{') else {
+            continue;
+        };
+        let mut values = serde_json::Deserializer::from_str(&text[open..]).into_iter::<Value>();
+        if let Some(Ok(v)) = values.next()
+            && let Some(r) = find_result(v)
+        {
+            return Some(r);
+        }
+    }
+    None
 }
 
 /// The result object in a value: the value itself, or the `type: "result"` element of an array.
@@ -187,6 +330,14 @@ mod tests {
         assert!(r.is_error);
         assert_eq!(r.text, "Reached max turns (3)");
         assert_eq!(r.tokens, None);
+    }
+
+    #[test]
+    fn finds_the_result_at_the_end_of_a_long_output_read_from_its_middle() {
+        // What reading the last part of a long verbose output gives: the start is cut.
+        let cut =
+            format!(r#"t":"a long line cut in the middle"}}]}},{{"type":"assistant"}},{RESULT}]"#);
+        assert_eq!(Report::parse(&cut).num_turns, Some(4));
     }
 
     #[test]

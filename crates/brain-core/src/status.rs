@@ -42,6 +42,9 @@ pub struct Status {
     pub open_questions: usize,
     /// Files that could not be read (see `brain doctor`).
     pub problems: usize,
+    /// What brain reads differently than a person may expect (a misspelt field, an id in two
+    /// places, an approval answered with neither yes nor no), one sentence each.
+    pub warnings: Vec<String>,
     /// How this copy stands against the remote (`[git] remote`), if there is one.
     pub remote: Option<RemoteStatus>,
 }
@@ -104,6 +107,35 @@ pub fn remote_status(repo: &Repo, fetch: bool) -> Result<Option<RemoteStatus>> {
     }))
 }
 
+/// What brain reads differently than a person may expect, among `tasks` and in prompts/:
+/// for `brain list` and `brain status` (`brain doctor` reports the same).
+pub fn warnings(repo: &Repo, tasks: &[Task]) -> Result<Vec<String>> {
+    let rel = |p: &std::path::Path| {
+        p.strip_prefix(repo.root())
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let mut out = Vec::new();
+    let mut by_id: std::collections::BTreeMap<String, Vec<&Task>> = Default::default();
+    for t in tasks {
+        for w in &t.warnings {
+            out.push(format!("{}: {w}", rel(&t.path)));
+        }
+        by_id.entry(t.id.to_ascii_lowercase()).or_default().push(t);
+    }
+    for (_, ts) in by_id.into_iter().filter(|(_, ts)| ts.len() > 1) {
+        out.push(format!(
+            "task {} has files in {} places ({}); it is not claimed until one is left: `brain doctor` shows them and `brain doctor --fix` sorts them out",
+            ts[0].id,
+            ts.len(),
+            ts.iter().map(|t| rel(&t.path)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out.extend(crate::questions::reading_warnings(repo)?);
+    Ok(out)
+}
+
 /// When the claim last showed life: its heartbeat, else the claim time.
 pub fn last_seen(t: &Task) -> Option<Timestamp> {
     t.meta.heartbeat_at.or(t.meta.claimed_at)
@@ -143,6 +175,7 @@ pub fn status(repo: &Repo, now: Timestamp, fetch: bool) -> Result<(Status, Vec<c
         .filter(|q| q.state == QState::Open)
         .count();
     let stale = claims.iter().filter(|c| c.stale).count();
+    let warnings = warnings(repo, &scan.tasks)?;
     Ok((
         Status {
             counts,
@@ -150,6 +183,7 @@ pub fn status(repo: &Repo, now: Timestamp, fetch: bool) -> Result<(Status, Vec<c
             claims,
             open_questions,
             problems: scan.problems.len(),
+            warnings,
             remote: remote_status(repo, fetch)?,
         },
         scan.problems,

@@ -206,7 +206,7 @@ impl<'de> Deserialize<'de> for List {
                 f.write_str("a list of names")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<List, E> {
-                Ok(List(vec![v.to_string()]))
+                Ok(List(split_names(v)))
             }
             fn visit_unit<E: de::Error>(self) -> std::result::Result<List, E> {
                 Ok(List(Vec::new()))
@@ -217,7 +217,7 @@ impl<'de> Deserialize<'de> for List {
             ) -> std::result::Result<List, A::Error> {
                 let mut out = Vec::new();
                 while let Some(Text(t, _)) = seq.next_element::<Text>()? {
-                    out.push(t);
+                    out.extend(split_names(&t));
                 }
                 Ok(List(out))
             }
@@ -225,6 +225,40 @@ impl<'de> Deserialize<'de> for List {
         d.deserialize_any(V)
     }
 }
+
+/// `code_execution, file_access` (natural to type, and a capability or an id never has a
+/// comma) is two names, not one.
+fn split_names(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The fields brain reads, by their names in a task file.
+pub const FIELDS: &[&str] = &[
+    "id",
+    "created",
+    "priority",
+    "requires",
+    "preferred_interface",
+    "timeout",
+    "status",
+    "title",
+    "depends_on",
+    "approval",
+    "unattended",
+    "not_before",
+    "max_attempts",
+    "attempt",
+    "epoch",
+    "claimed_by",
+    "claimed_at",
+    "heartbeat_at",
+    "completed_at",
+    "failed_at",
+];
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -239,11 +273,11 @@ struct Raw {
     title: Option<Text>,
     depends_on: Option<List>,
     approval: Option<Text>,
-    unattended: Option<bool>,
+    unattended: Option<Text>,
     not_before: Option<Text>,
-    max_attempts: Option<u32>,
-    attempt: Option<u32>,
-    epoch: Option<u64>,
+    max_attempts: Option<Text>,
+    attempt: Option<Text>,
+    epoch: Option<Text>,
     claimed_by: Option<Text>,
     claimed_at: Option<Text>,
     heartbeat_at: Option<Text>,
@@ -265,7 +299,10 @@ impl Meta {
         }) {
             Raw::default()
         } else {
-            serde_saphyr::from_str_with_options(fm, yaml_options()).map_err(|e| {
+            // `Priority:` and `Requires:` are read as the fields they name (brain's field
+            // names are lower case, and a person typing them capitalised means them).
+            let normalized = normalize_keys(fm);
+            serde_saphyr::from_str_with_options(&normalized, yaml_options()).map_err(|e| {
                 let fm_line = e.location().map_or(1, |l| l.line() as usize);
                 let line = fm_line + doc.frontmatter_first_line() - 1;
                 Error::parse(path, line, yaml_message(&e, key_above(fm, fm_line)))
@@ -331,9 +368,53 @@ impl Meta {
         for d in &depends_on {
             names::validate_task_id(d).map_err(|e| field_err("depends_on", e.to_string()))?;
         }
-        if raw.max_attempts == Some(0) {
-            return Err(field_err("max_attempts", "must be at least 1".into()));
-        }
+        let whole = |key: &str, v: Option<Text>, min: u64| -> Result<Option<u64>> {
+            let Some(Text(t, _)) = v else {
+                return Ok(None);
+            };
+            match t.trim().parse::<u64>() {
+                Ok(n) if n >= min => Ok(Some(n)),
+                _ => Err(field_err(
+                    key,
+                    format!(
+                        "`{t}` is not allowed here; write a whole number{}",
+                        if min > 0 {
+                            format!(", at least {min}")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                )),
+            }
+        };
+        let max_attempts = whole("max_attempts", raw.max_attempts, 1)?
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| field_err("max_attempts", format!("{n} is too large a number")))
+            })
+            .transpose()?;
+        let attempt = whole("attempt", raw.attempt, 0)?
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| field_err("attempt", format!("{n} is too large a number")))
+            })
+            .transpose()?;
+        let epoch = whole("epoch", raw.epoch, 0)?;
+        let unattended = match raw.unattended {
+            None => true,
+            Some(Text(t, _)) => match t.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" => true,
+                "false" | "no" | "off" => false,
+                _ => {
+                    return Err(field_err(
+                        "unattended",
+                        format!(
+                            "`{t}` is not true or false; write `unattended: false` to keep the task out of unattended runs"
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(Meta {
             id: name("id", raw.id, names::validate_task_id)?,
             created: time("created", raw.created)?,
@@ -349,11 +430,11 @@ impl Meta {
             title: raw.title.map(|t| t.0),
             depends_on,
             approval,
-            unattended: raw.unattended.unwrap_or(true),
+            unattended,
             not_before: time("not_before", raw.not_before)?,
-            max_attempts: raw.max_attempts,
-            attempt: raw.attempt.unwrap_or(0),
-            epoch: raw.epoch.unwrap_or(0),
+            max_attempts,
+            attempt: attempt.unwrap_or(0),
+            epoch: epoch.unwrap_or(0),
             claimed_by: name("claimed_by", raw.claimed_by, names::validate_agent)?,
             claimed_at: time("claimed_at", raw.claimed_at)?,
             heartbeat_at: time("heartbeat_at", raw.heartbeat_at)?,
@@ -363,6 +444,87 @@ impl Meta {
     }
 }
 
+/// The top-level key of a frontmatter line (`key: value`, `key:`), if it is one.
+pub fn top_level_key(line: &str) -> Option<&str> {
+    if line.starts_with([' ', '\t', '#', '-']) {
+        return None;
+    }
+    let (key, _) = line.split_once(':')?;
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    plain.then_some(key)
+}
+
+/// `fm` with the keys that name one of brain's fields in another case (`Priority:`) written
+/// in lower case, for parsing; nothing else changes (line numbers stay).
+fn normalize_keys(fm: &str) -> std::borrow::Cow<'_, str> {
+    let needs = fm.lines().any(|l| {
+        top_level_key(l).is_some_and(|k| {
+            k.bytes().any(|b| b.is_ascii_uppercase())
+                && FIELDS.contains(&k.to_ascii_lowercase().as_str())
+        })
+    });
+    if !needs {
+        return fm.into();
+    }
+    let mut out = String::with_capacity(fm.len());
+    for line in fm.split_inclusive('\n') {
+        match top_level_key(line) {
+            Some(k) if FIELDS.contains(&k.to_ascii_lowercase().as_str()) => {
+                out.push_str(&k.to_ascii_lowercase());
+                out.push_str(&line[k.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out.into()
+}
+
+/// What brain reads differently than a person may expect in `doc`: a key that is not one of
+/// brain's fields but looks like a misspelling of one (`require:`, `depends-on:`, `prioirty:`)
+/// is kept as the person's own key and does nothing. One sentence each, saying what to write.
+fn field_warnings(doc: &Document) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in doc.frontmatter().lines() {
+        let Some(key) = top_level_key(line) else {
+            continue;
+        };
+        let lower = key.to_ascii_lowercase();
+        if FIELDS.contains(&lower.as_str()) {
+            continue;
+        }
+        let folded = lower.replace('-', "_");
+        let near = FIELDS.iter().find(|f| {
+            let limit = if f.len() >= 6 { 2 } else { 1 };
+            **f == folded || edit_distance(&folded, f) <= limit
+        });
+        if let Some(f) = near {
+            out.push(format!(
+                "`{key}` is not a field brain reads, so it does nothing (brain keeps it as your own key); did you mean `{f}`?"
+            ));
+        }
+    }
+    out
+}
+
+/// The number of single-character edits between two short words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// The top-level key whose block holds 1-based line `line` of the frontmatter `fm`.
 fn key_above(fm: &str, line: usize) -> Option<&str> {
     fm.lines()
@@ -370,14 +532,7 @@ fn key_above(fm: &str, line: usize) -> Option<&str> {
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
-        .find_map(|l| {
-            let (key, _) = l.split_once(':')?;
-            let plain = !key.is_empty()
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            plain.then_some(key)
-        })
+        .find_map(|l| top_level_key(l))
 }
 
 /// The message of a YAML error without its location (which brain reports as `file:line`),
@@ -394,6 +549,12 @@ fn yaml_message(e: &serde_saphyr::Error, key: Option<&str>) -> String {
     if let Some(dup) = text.strip_prefix("duplicate mapping key: ") {
         let dup = dup.split(',').next().unwrap_or(dup).trim();
         return format!("the key `{dup}` appears twice; keep one of them");
+    }
+    if text.contains("recursion limit") || text.contains("Depth") {
+        return "the frontmatter nests lists or maps too deeply for brain to read (more than 64 levels); a task's fields need one or two".into();
+    }
+    if text.starts_with("budget breached") {
+        return "the frontmatter is too large or too complex for brain to read (too many aliases, nodes or levels); keep it to plain `key: value` fields".into();
     }
     if text.contains("expected mapping start") {
         return "the frontmatter must be `key: value` lines (a YAML mapping)".into();
@@ -418,6 +579,9 @@ pub struct Task {
     pub path: PathBuf,
     #[serde(flatten)]
     pub meta: Meta,
+    /// What brain reads differently than a person may expect (see [`reading_warnings`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Task {
@@ -433,10 +597,26 @@ impl Task {
 }
 
 /// A parsed task file that can be edited losslessly.
+///
+/// It remembers the text it was read from and the edits made since, so that an edit can be
+/// made again on a newer text when someone changed the file meanwhile (see
+/// [`crate::repo::LockedRepo::save_task`]).
 #[derive(Debug, Clone)]
 pub struct TaskFile {
     pub task: Task,
     pub doc: Document,
+    /// The text as read.
+    original: String,
+    /// The edits made since, in order.
+    edits: Vec<Edit>,
+}
+
+/// One edit of a task file.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(String, FieldValue),
+    Remove(String),
+    Append(String),
 }
 
 impl TaskFile {
@@ -457,6 +637,7 @@ impl TaskFile {
             .or_else(|| heading(doc.body()))
             .unwrap_or_else(|| id.clone());
         Ok(TaskFile {
+            original: doc.text().to_string(),
             task: Task {
                 id,
                 state,
@@ -464,9 +645,71 @@ impl TaskFile {
                 title,
                 path: path.to_path_buf(),
                 meta,
+                warnings: field_warnings(&doc),
             },
             doc,
+            edits: Vec::new(),
         })
+    }
+
+    /// The text the file had when it was read.
+    pub fn original(&self) -> &str {
+        &self.original
+    }
+
+    /// Whether an edit changed the text.
+    pub fn changed(&self) -> bool {
+        self.doc.text() != self.original
+    }
+
+    /// The same edits made on `text`, a newer text of the same file: the file as it will be
+    /// written when someone changed it since it was read.
+    pub fn redo(&self, text: &[u8]) -> Result<TaskFile> {
+        let t = &self.task;
+        let mut f = TaskFile::parse(
+            &t.path,
+            text.to_vec(),
+            t.id.clone(),
+            t.state,
+            t.agent.clone(),
+        )?;
+        for e in &self.edits {
+            match e {
+                Edit::Set(k, v) => f.doc.set(k, v),
+                Edit::Remove(k) => f.doc.remove(k),
+                Edit::Append(a) => f.doc.append_body(a),
+            }
+        }
+        f.reread(f.doc.clone())?;
+        f.edits = self.edits.clone();
+        Ok(f)
+    }
+
+    /// Takes `text`, now on disk and written by brain with this file's edits in it, as the
+    /// file's text (its new original, with no edits pending).
+    pub fn written(&mut self, text: Vec<u8>) -> Result<()> {
+        if text != self.doc.text().as_bytes() {
+            let t = &self.task;
+            *self = TaskFile::parse(&t.path, text, t.id.clone(), t.state, t.agent.clone())?;
+        }
+        self.original = self.doc.text().to_string();
+        self.edits.clear();
+        Ok(())
+    }
+
+    /// Records that the file was moved to `path` in `state`'s folder (its text unchanged).
+    pub fn moved_to(&mut self, path: PathBuf, state: State) {
+        self.task.path = path;
+        self.task.state = state;
+        if state != State::Active {
+            self.task.agent = None;
+        }
+    }
+
+    /// Appends a section to the body (see [`Document::append_body`]).
+    pub fn append_body(&mut self, text: &str) {
+        self.doc.append_body(text);
+        self.edits.push(Edit::Append(text.to_string()));
     }
 
     /// Sets a field in the text and re-reads the typed view from it, so the two never disagree.
@@ -474,7 +717,9 @@ impl TaskFile {
     pub fn set(&mut self, key: &str, value: FieldValue) -> Result<()> {
         let before = self.doc.clone();
         self.doc.set(key, &value);
-        self.reread(before)
+        self.reread(before)?;
+        self.edits.push(Edit::Set(key.to_string(), value));
+        Ok(())
     }
 
     /// Sets several fields, re-reading the typed view once at the end. All or nothing: if the
@@ -484,7 +729,13 @@ impl TaskFile {
         for (key, value) in fields {
             self.doc.set(key, value);
         }
-        self.reread(before)
+        self.reread(before)?;
+        self.edits.extend(
+            fields
+                .iter()
+                .map(|(k, v)| Edit::Set(k.to_string(), v.clone())),
+        );
+        Ok(())
     }
 
     /// Sets a time field.
@@ -496,7 +747,9 @@ impl TaskFile {
     pub fn remove(&mut self, key: &str) -> Result<()> {
         let before = self.doc.clone();
         self.doc.remove(key);
-        self.reread(before)
+        self.reread(before)?;
+        self.edits.push(Edit::Remove(key.to_string()));
+        Ok(())
     }
 
     fn reread(&mut self, before: Document) -> Result<()> {
@@ -511,6 +764,12 @@ impl TaskFile {
             }
         }
     }
+}
+
+/// What brain reads differently than a person may expect in a task file (see
+/// `field_warnings`), for `list`, `status` and `doctor`.
+pub fn reading_warnings(f: &TaskFile) -> Vec<String> {
+    f.task.warnings.clone()
 }
 
 /// The first `# ` heading of a body, without a `Task: ` prefix.

@@ -36,17 +36,29 @@ impl serde::Serialize for Rfc3339 {
 /// `tz` (UTC in task files, the local zone on the command line).
 pub fn parse_time(s: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     let s = s.trim();
-    if let Ok(ts) = s.parse::<Timestamp>() {
-        return Ok(ts);
-    }
+    let rfc = match s.parse::<Timestamp>() {
+        Ok(ts) => return Ok(ts),
+        Err(e) => e.to_string(),
+    };
     let civil = s.parse::<DateTime>().or_else(|_| {
         s.parse::<Date>()
             .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
     });
+    let out_of_range = || {
+        format!(
+            "`{s}` is outside the times brain can handle (up to {}); write an earlier time",
+            format_ts(Timestamp::MAX)
+        )
+    };
     match civil {
-        Ok(dt) => tz
-            .to_timestamp(dt)
-            .map_err(|e| format!("`{s}` is not a valid time here: {e}")),
+        Ok(dt) => tz.to_timestamp(dt).map_err(|e| {
+            if e.to_string().contains("overflow") || e.to_string().contains("range") {
+                out_of_range()
+            } else {
+                format!("`{s}` is not a valid time here: {e}")
+            }
+        }),
+        Err(_) if rfc.contains("overflow") => Err(out_of_range()),
         Err(_) => Err(format!(
             "`{s}` is not a time; write RFC 3339 like 2026-01-31T02:30:00Z, or a date like 2026-01-31"
         )),
@@ -64,13 +76,17 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     let mut rest = text;
     while !rest.is_empty() {
         rest = rest.trim_start();
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if digits == 0 {
+        let digits = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .len();
+        if digits == 0 || rest.starts_with('.') {
             return Err(format!("`{text}` is not a duration; {hint}"));
         }
-        let n: u64 = rest[..digits]
+        // `1.5h` is 90 minutes; durations are whole seconds.
+        let n: f64 = rest[..digits]
             .parse()
-            .map_err(|_| format!("`{text}` is too large a duration"))?;
+            .map_err(|_| format!("`{text}` is not a duration; {hint}"))?;
         rest = rest[digits..].trim_start();
         let unit_len = rest.len()
             - rest
@@ -85,9 +101,12 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
             "" => return Err(format!("`{text}` has a number without a unit; {hint}")),
             _ => return Err(format!("`{text}` has an unknown unit `{unit}`; {hint}")),
         };
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
+        let secs = (n * mult as f64).round();
+        if !(0.0..1e15).contains(&secs) {
+            return Err(format!("`{text}` is too large a duration"));
+        }
+        total = total
+            .checked_add(secs as u64)
             .ok_or_else(|| format!("`{text}` is too large a duration"))?;
         rest = &rest[unit_len..];
     }
@@ -127,6 +146,18 @@ mod tests {
         assert_eq!(parse_duration("1h 30m"), Ok(5400));
         assert_eq!(parse_duration("1d"), Ok(86_400));
         assert!(parse_duration("90").unwrap_err().contains("without a unit"));
+        assert_eq!(parse_duration("1.5h"), Ok(5400));
+        assert_eq!(parse_duration("0.5m"), Ok(30));
+        assert!(
+            parse_duration("1.2.3h")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(
+            parse_duration(".5h")
+                .unwrap_err()
+                .contains("not a duration")
+        );
         assert!(parse_duration("1w").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("h").is_err());
@@ -153,6 +184,10 @@ mod tests {
             "2026-01-31T02:30:00Z"
         );
         assert!(parse_time("tomorrow", &utc).is_err());
+        let far = parse_time("9999-12-31T23:59:59Z", &utc).unwrap_err();
+        assert!(far.contains("outside the times brain can handle"), "{far}");
+        let far = parse_time("9999-12-31 23:59", &utc).unwrap_err();
+        assert!(far.contains("outside the times brain can handle"), "{far}");
         let frac = parse_time("2026-01-31T02:30:00.75Z", &utc).unwrap();
         assert_eq!(format_ts(frac), "2026-01-31T02:30:00Z");
     }

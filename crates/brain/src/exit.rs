@@ -56,17 +56,23 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
     if let Some(exit) = err.downcast_ref::<Exit>() {
         if !exit.message.is_empty() {
-            eprintln!("brain: {}", exit.message);
+            eprintln!("brain: {}", crate::output::clean_err(&exit.message));
         }
         return ExitCode::from(exit.code);
     }
-    eprintln!("brain: error: {err}");
+    eprintln!(
+        "brain: error: {}",
+        crate::output::clean_err(&err.to_string())
+    );
     let offline = matches!(
         err.downcast_ref::<brain_core::Error>(),
         Some(brain_core::Error::Remote { .. })
     );
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!(
+            "  caused by: {}",
+            crate::output::clean_err(&cause.to_string())
+        );
     }
     ExitCode::from(if offline { OFFLINE } else { ERROR })
 }

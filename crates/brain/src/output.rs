@@ -29,7 +29,53 @@ pub fn line(line: impl std::fmt::Display) -> anyhow::Result<()> {
 
 /// Reports a problem that did not stop the command (one bad file in a listing).
 pub fn warn(message: impl std::fmt::Display) {
-    eprintln!("brain: warning: {message}");
+    eprintln!("brain: warning: {}", clean_err(&message.to_string()));
+}
+
+/// `text` as it may be shown on a terminal: where standard output is one, control characters
+/// (an escape sequence in a task's title could move the cursor, rewrite the screen, or set
+/// the terminal's title) are shown escaped (`\u{1b}`); lines and tabs stay. Text for a pipe
+/// or a file is left as it is.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::io::IsTerminal;
+    if io::stdout().is_terminal() {
+        escape_controls(text)
+    } else {
+        text.into()
+    }
+}
+
+/// [`clean`] for standard error.
+pub fn clean_err(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::io::IsTerminal;
+    if io::stderr().is_terminal() {
+        escape_controls(text)
+    } else {
+        text.into()
+    }
+}
+
+/// `text` with its control characters (C0, DEL and C1, but for line breaks and tabs)
+/// escaped.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            // A CRLF line ending is a line ending.
+            continue;
+        }
+        if bad(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// `1h12m`-style age of a number of seconds.

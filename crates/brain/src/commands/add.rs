@@ -76,8 +76,13 @@ struct Added {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
-    let body = super::text_or_file(args.body.clone(), args.body_file.as_deref(), "body")?
-        .unwrap_or_default();
+    let body = super::text_or_file(
+        args.body.clone(),
+        args.body_file.as_deref(),
+        "body",
+        super::TEXT_LIMIT,
+    )?
+    .unwrap_or_default();
     let task = NewTask {
         title: args.title,
         priority: args.priority,

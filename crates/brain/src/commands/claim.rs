@@ -42,6 +42,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             ));
         }
         for r in locked.reclaim(now, false)? {
+            // The queue was listed before the reclaim: a task it just freed is not in it.
+            if r.to == brain_core::State::Pending {
+                queue = None;
+            }
             super::note(format!(
                 "brain: reclaimed {} to tasks/{}/: {}",
                 r.id, r.to, r.reason
@@ -60,7 +64,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             if args.json {
                 output::json(&c)
             } else {
-                eprintln!("Claimed {} (attempt {}): {}", c.id, c.attempt, c.title);
+                eprintln!(
+                    "Claimed {} (attempt {}): {}",
+                    c.id,
+                    c.attempt,
+                    output::clean_err(&c.title)
+                );
                 output::line(format_args!("{} {} {}", c.id, c.token, c.path.display()))
             }
         }

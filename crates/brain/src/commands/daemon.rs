@@ -71,7 +71,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         if let Some(a) = &agent {
             cmd.args(["--agent", a]);
         }
-        let (mut child, tree) = brain_core::process::spawn(cmd)
+        let mark = format!("daemon-{}", std::process::id());
+        let (mut child, tree) = brain_core::process::spawn(cmd, &mark)
             .with_context(|| format!("starting {} run", exe.display()))?;
         let status = loop {
             if let Some(status) = child.try_wait().context("waiting for brain run")? {

@@ -39,7 +39,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         if args.fix {
             locked.forget_active();
         }
-        locked.finish()?;
+        for note in locked.finish()? {
+            eprintln!("brain: {}", output::clean_err(&note));
+        }
         Ok(report)
     })?;
     if args.json {
@@ -47,16 +49,34 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     } else {
         let mut out = output::stdout();
         for f in &report.findings {
-            let tag = if f.fixed { "fixed" } else { "problem" };
-            writeln!(out, "{tag}: {}: {}", f.path.display(), f.message)?;
+            let tag = match (f.fixed, f.level) {
+                (true, _) => "fixed",
+                (false, doctor::Level::Warning) => "warning",
+                (false, doctor::Level::Problem) => "problem",
+            };
+            let line = format!("{tag}: {}: {}", f.path.display(), f.message);
+            writeln!(out, "{}", output::clean(&line))?;
         }
-        let left = report.findings.iter().filter(|f| !f.fixed).count();
-        let fixed = report.findings.len() - left;
-        if report.findings.is_empty() {
+        let left = report
+            .findings
+            .iter()
+            .filter(|f| !f.fixed && f.level == doctor::Level::Problem)
+            .count();
+        let fixed = report.findings.iter().filter(|f| f.fixed).count();
+        let warnings = report
+            .findings
+            .iter()
+            .filter(|f| f.level == doctor::Level::Warning)
+            .count();
+        if report.findings.len() == warnings {
             writeln!(
                 out,
-                "healthy: {} task files checked, no problems.",
-                report.tasks_checked
+                "healthy: {} task files checked, no problems{}.",
+                report.tasks_checked,
+                match warnings {
+                    0 => String::new(),
+                    n => format!(" ({n} warning(s))"),
+                }
             )?;
         } else if left == 0 {
             writeln!(

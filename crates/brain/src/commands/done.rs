@@ -32,8 +32,13 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let who = args.who.claimant()?;
-    let result = super::text_or_file(args.result, args.result_file.as_deref(), "result")?
-        .unwrap_or_default();
+    let result = super::text_or_file(
+        args.result,
+        args.result_file.as_deref(),
+        "result",
+        super::TEXT_LIMIT,
+    )?
+    .unwrap_or_default();
     let repo = ctx.repo()?;
     let now = super::now()?;
     // The finished file is written and fsynced before the lock (used only if the locked
@@ -54,6 +59,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     })? {
         Ok(m) if args.json => output::json(&m),
         Ok(m) => output::line(m.path.display()),
-        Err(l) => super::lost(l, args.json),
+        Err(r) => super::refused(r, args.json),
     }
 }

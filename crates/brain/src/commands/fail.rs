@@ -36,8 +36,13 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let who = args.who.claimant()?;
-    let error =
-        super::text_or_file(args.error, args.error_file.as_deref(), "error")?.unwrap_or_default();
+    let error = super::text_or_file(
+        args.error,
+        args.error_file.as_deref(),
+        "error",
+        super::TEXT_LIMIT,
+    )?
+    .unwrap_or_default();
     let repo = ctx.repo()?;
     let now = super::now()?;
     match super::locked(&repo, now, |l| {
@@ -45,6 +50,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     })? {
         Ok(m) if args.json => output::json(&m),
         Ok(m) => output::line(m.path.display()),
-        Err(l) => super::lost(l, args.json),
+        Err(r) => super::refused(r, args.json),
     }
 }

@@ -53,8 +53,7 @@ enum Show {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     if let Some(Show::Show { for_agent, json }) = args.show {
-        let text = std::fs::read_to_string(repo.root().join(handoff::HANDOFF)).unwrap_or_default();
-        let mut all = handoff::parse(&text);
+        let mut all = handoff::read_all(repo.root())?;
         if let Some(a) = &for_agent {
             all.retain(|h| h.agent == handoff::agent_of(a));
         }
@@ -63,7 +62,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         }
         let mut out = output::stdout();
         for h in &all {
-            out.write_all(handoff::render(h).as_bytes())?;
+            out.write_all(output::clean(&handoff::render(h)).as_bytes())?;
             writeln!(out)?;
         }
         if all.is_empty() {

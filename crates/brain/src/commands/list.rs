@@ -43,6 +43,9 @@ pub struct Item<'a> {
     pub approval: Option<&'static str>,
     pub attempt: u32,
     pub path: &'a PathBuf,
+    /// What brain reads differently than a person may expect in the file (a misspelt field).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub warnings: &'a [String],
 }
 
 impl<'a> From<&'a Task> for Item<'a> {
@@ -60,6 +63,7 @@ impl<'a> From<&'a Task> for Item<'a> {
             approval: t.meta.approval.map(|a| a.as_str()),
             attempt: t.meta.attempt,
             path: &t.path,
+            warnings: &t.warnings,
         }
     }
 }
@@ -74,6 +78,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let scan = repo.scan(&states)?;
     for p in &scan.problems {
         output::warn(format_args!("skipped {p}"));
+    }
+    for w in brain_core::status::warnings(&repo, &scan.tasks)? {
+        output::warn(w);
     }
     // Sort references: tasks are large, and moving them dominated the sort.
     let mut tasks: Vec<&Task> = scan.tasks.iter().collect();
@@ -95,7 +102,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 t.id,
                 t.state.as_str(),
                 t.meta.priority.as_str(),
-                t.title
+                output::clean(&t.title)
             )?;
         }
         if tasks.is_empty() {

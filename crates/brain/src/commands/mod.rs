@@ -126,16 +126,22 @@ pub fn locked<T>(
         for text in locked.recover(now)? {
             note(format!("brain: {text}"));
         }
-        let out = f(&locked)?;
+        let out = f(&locked);
+        for text in locked.take_notes() {
+            note(format!("brain: {text}"));
+        }
+        let out = out?;
         // Commits what is left, pushes it (with a remote), releases the lock, then makes the
         // renames durable before anything is reported.
-        locked.finish()?;
+        for text in locked.finish()? {
+            note(format!("brain: {text}"));
+        }
         Ok(out)
     });
     // A section that failed with a remote was rolled back: what it did did not happen.
     if result.is_ok() || repo.remote().is_none() {
         for text in NOTES.with(|n| std::mem::take(&mut *n.borrow_mut())) {
-            eprintln!("{text}");
+            eprintln!("{}", crate::output::clean_err(&text));
         }
     }
     result
@@ -182,28 +188,70 @@ pub fn overtaken_retry<T>(mut section: impl FnMut() -> anyhow::Result<T>) -> any
     }
 }
 
-/// Text from a flag, a file, or standard input (`-`).
+/// Text from a flag, a file, or standard input (`-`), refused (before anything changes) when
+/// it is larger than `limit` bytes: a task file must stay one brain can read back. A file or
+/// a stream that never ends (`/dev/zero`) is read only up to the limit.
 pub fn text_or_file(
     text: Option<String>,
     file: Option<&std::path::Path>,
     what: &str,
+    limit: usize,
 ) -> anyhow::Result<Option<String>> {
     use std::io::Read;
-    match (text, file) {
-        (Some(t), _) => Ok(Some(t)),
-        (None, Some(p)) if p.as_os_str() == "-" => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .with_context(|| format!("reading the {what} from standard input"))?;
-            Ok(Some(s))
+    let too_large = |size: String| {
+        anyhow::anyhow!(
+            "the {what} is {size}, more than a task file can hold ({}); nothing was changed. Put large output in a file of its own and name it in the {what}",
+            brain_core::fsutil::format_size(limit as u64)
+        )
+    };
+    let read = |r: &mut dyn Read, from: &str| -> anyhow::Result<String> {
+        let mut buf = Vec::new();
+        r.take(limit as u64 + 1)
+            .read_to_end(&mut buf)
+            .with_context(|| format!("reading the {what} from {from}"))?;
+        if buf.len() > limit {
+            return Err(too_large(format!(
+                "over {}",
+                brain_core::fsutil::format_size(limit as u64)
+            )));
         }
-        (None, Some(p)) => std::fs::read_to_string(p)
-            .map(Some)
-            .with_context(|| format!("reading the {what} from {}", p.display())),
-        (None, None) => Ok(None),
+        String::from_utf8(buf)
+            .map_err(|_| anyhow::anyhow!("the {what} in {from} is not UTF-8 text"))
+    };
+    let text = match (text, file) {
+        (Some(t), _) => t,
+        (None, Some(p)) if p.as_os_str() == "-" => read(&mut std::io::stdin(), "standard input")?,
+        (None, Some(p)) => {
+            let mut f = std::fs::File::open(p)
+                .with_context(|| format!("reading the {what} from {}", p.display()))?;
+            if let Ok(md) = f.metadata()
+                && md.is_file()
+                && md.len() > limit as u64
+            {
+                return Err(too_large(format!(
+                    "{} ({} bytes, in {})",
+                    brain_core::fsutil::format_size(md.len()),
+                    md.len(),
+                    p.display()
+                )));
+            }
+            read(&mut f, &p.display().to_string())?
+        }
+        (None, None) => return Ok(None),
+    };
+    if text.len() > limit {
+        return Err(too_large(format!(
+            "{} ({} bytes)",
+            brain_core::fsutil::format_size(text.len() as u64),
+            text.len()
+        )));
     }
+    Ok(Some(text))
 }
+
+/// The most a text given to a command (a body, a result, an error) may be: what fits in a
+/// task file.
+pub const TEXT_LIMIT: usize = brain_core::frontmatter::MAX_TASK_BYTES;
 
 /// `--agent` and `--token`, shared by the commands that act on a claim.
 #[derive(Debug, clap::Args)]
@@ -233,6 +281,29 @@ impl ClaimantArgs {
                 .map(brain_core::lifecycle::Token::parse)
                 .transpose()?,
         })
+    }
+}
+
+/// Reports a transition on a claim that was refused: a lost claim is exit code 4, a task
+/// whose id has a file where it would go an error (exit 1).
+pub fn refused(r: brain_core::lifecycle::Refused, json: bool) -> anyhow::Result<()> {
+    match r {
+        brain_core::lifecycle::Refused::Lost(l) => lost(l, json),
+        brain_core::lifecycle::Refused::Conflict(c) => {
+            if json {
+                crate::output::json(&c)?;
+            }
+            let kept = c
+                .kept
+                .as_ref()
+                .map(|p| format!("\nWhat you sent is kept in {}.", p.display()))
+                .unwrap_or_default();
+            Err(crate::exit::Exit {
+                code: crate::exit::ERROR,
+                message: format!("{}{kept}", c.reason),
+            }
+            .into())
+        }
     }
 }
 

@@ -39,9 +39,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .map(|t| format!(" [{t}]"))
             .unwrap_or_default();
         let first = q.text.lines().next().unwrap_or("");
-        writeln!(out, "{}  {state:<8}{task}  {first}", q.id)?;
+        writeln!(out, "{}  {state:<8}{task}  {}", q.id, output::clean(first))?;
         if let Some(a) = &q.answer {
-            writeln!(out, "    -> {}", a.lines().next().unwrap_or(""))?;
+            writeln!(
+                out,
+                "    -> {}",
+                output::clean(a.lines().next().unwrap_or(""))
+            )?;
         }
     }
     if qs.is_empty() {

@@ -22,6 +22,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     match super::locked(&repo, now, |l| Ok(l.release(&args.id, &who, now)?))? {
         Ok(m) if args.json => output::json(&m),
         Ok(m) => output::line(m.path.display()),
-        Err(l) => super::lost(l, args.json),
+        Err(r) => super::refused(r, args.json),
     }
 }

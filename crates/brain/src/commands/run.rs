@@ -121,6 +121,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if args.dry_run {
         return dry_run(&repo, &agent, &agent_config, &args);
     }
+    // Whatever an agent leaves running, a daemon that left its process group included, is
+    // re-parented to this process and stopped with its agent (Linux; see process.rs).
+    let _ = process::adopt_orphans();
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -152,6 +155,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         tried: Vec::new(),
     };
     let result = runner.go(&args);
+    // Nothing an agent started outlives the run.
+    process::stop_leftovers();
     let t = &runner.tally;
     let summary = format!(
         "Completed at {}: {} finished, {} failed, {} timed out, {} interrupted, {} lost",
@@ -178,6 +183,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The start of the mark every agent process of this run carries (see
+/// `brain_core::process::MARK`).
+fn run_mark() -> String {
+    format!("{}-", std::process::id())
 }
 
 fn agent_names(repo: &Repo) -> String {
@@ -406,7 +417,7 @@ impl Runner<'_> {
             let id = s.claim.id.clone();
             let what = match self.give_back(&s.claim) {
                 Ok(Ok(_)) => "released back to pending".to_string(),
-                Ok(Err(lost)) => format!("not ours any more: {}", lost.reason),
+                Ok(Err(lost)) => format!("not ours any more: {}", lost.reason()),
                 Err(e) => {
                     format!("could not be released ({e:#}); the next run reclaims it once stale")
                 }
@@ -623,7 +634,8 @@ impl Runner<'_> {
             .stdin(std::process::Stdio::null())
             .stdout(out_file)
             .stderr(err_file);
-        let (child, tree) = process::spawn(cmd).map_err(|e| {
+        let mark = format!("{}{}", run_mark(), claim.token);
+        let (child, tree) = process::spawn(cmd, &mark).map_err(|e| {
             anyhow::anyhow!(
                 "cannot start `{}` for {agent}: {e}; check `command` under [agents.{agent}] in brain.toml",
                 argv[0]
@@ -636,7 +648,7 @@ impl Runner<'_> {
     fn give_back(
         &self,
         claim: &Claimed,
-    ) -> anyhow::Result<Result<brain_core::lifecycle::Moved, brain_core::lifecycle::Lost>> {
+    ) -> anyhow::Result<Result<brain_core::lifecycle::Moved, brain_core::lifecycle::Refused>> {
         let who = self.claimant(claim)?;
         let now = now()?;
         locked(self.repo, now, |l| Ok(l.release(&claim.id, &who, now)?))
@@ -695,10 +707,9 @@ impl Runner<'_> {
             }
         }
         let took = output::age(s.started.elapsed().as_secs() as i64);
-        let printed = fs::read(&s.output)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let report = Report::parse(&printed);
+        // Only the start and the end of what the agent printed are read: it may be gigabytes.
+        let printed = brain_core::report::Output::read(&s.output).unwrap_or_default();
+        let report = Report::parse(&printed.tail);
         let rel = s
             .output
             .strip_prefix(self.repo.root())
@@ -709,7 +720,7 @@ impl Runner<'_> {
             vec![("output", rel.clone()), ("duration", took.clone())];
         fields.extend(report.fields());
         let tokens = report.tokens.as_ref().map_or_else(
-            || usage::estimate_tokens(s.prompt_chars + printed.chars().count()),
+            || usage::estimate_tokens(s.prompt_chars + printed.size as usize),
             |t| t.total(),
         );
         let who = self.claimant(&s.claim)?;
@@ -728,11 +739,15 @@ impl Runner<'_> {
         let text = if report.text.is_empty() {
             "(the agent printed nothing)".to_string()
         } else {
-            report.text.clone()
+            // A task file must stay one brain can read back: a long result keeps its end.
+            brain_core::report::keep_end(&report.text, RESULT_BYTES, &rel)
         };
+        let committed = self.committed_output(&s, &printed, &code, &rel)?;
         let log_path = self.log.path.clone();
         let (line, outcome) = locked(self.repo, now, |l| {
-            l.touch(&s.output);
+            for p in &committed {
+                l.touch(p);
+            }
             // The log's lines so far go into this transition's commit.
             l.touch(&log_path);
             let mut u = Usage::load(l)?;
@@ -771,7 +786,7 @@ impl Runner<'_> {
             Ok(match stop {
                 Some(Stop::Interrupted) => {
                     if let Err(lost) = l.release(&id, &who, now)? {
-                        bail!("releasing {id}: {}", lost.reason);
+                        bail!("releasing {id}: {}", lost.reason());
                     }
                     (
                         format!(
@@ -807,7 +822,7 @@ impl Runner<'_> {
                     Err(lost) => (
                         format!(
                             "{id}: the claim was lost meanwhile ({}); output in {rel}",
-                            lost.reason
+                            lost.reason()
                         ),
                         Outcome::Lost,
                     ),
@@ -845,6 +860,70 @@ impl Runner<'_> {
     }
 }
 
+/// The most of an agent's result that goes into its task file (the whole output is in its
+/// log): a task file must stay under brain's 1 MiB limit.
+const RESULT_BYTES: usize = 64 * 1024;
+
+impl Runner<'_> {
+    /// What of the agent's output goes into git, by `[run] commit_output`: the paths to
+    /// commit (the summary written now, or the whole log). The whole output stays in its log.
+    fn committed_output(
+        &self,
+        s: &Slot,
+        printed: &brain_core::report::Output,
+        code: &str,
+        rel: &str,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        use brain_core::config::CommitOutput;
+        let run = &self.repo.config().run;
+        // Without git nothing is committed: the whole log is all there is to keep.
+        if self.repo.git().is_none() {
+            return Ok(Vec::new());
+        }
+        let dir = s.output.parent().unwrap_or(self.repo.root());
+        // The whole logs are not for git unless asked for (a secret an agent printed stays
+        // on this machine); this file says so to git, and to a person reading the folder.
+        let ignore = dir.join(".gitignore");
+        let mut paths = Vec::new();
+        if run.commit_output != CommitOutput::Full && !ignore.exists() {
+            brain_core::fsutil::write_atomic_nosync(&ignore, RUNS_GITIGNORE.as_bytes())?;
+            paths.push(ignore);
+        }
+        let whole =
+            run.commit_output == CommitOutput::Full && printed.size <= run.max_committed_output;
+        match run.commit_output {
+            CommitOutput::None => {}
+            _ if whole => paths.push(s.output.clone()),
+            _ => {
+                let summary = s.output.with_extension("summary.md");
+                let text = printed.summary(
+                    &format!("Output of {} for {}", self.agent, s.claim.token),
+                    &[
+                        ("task", s.claim.id.clone()),
+                        ("ended", code.to_string()),
+                        (
+                            "whole output",
+                            format!("{rel} (kept on the machine that ran it, not in git)"),
+                        ),
+                    ],
+                );
+                // Derived from the log, and committed right after: no fsync of its own.
+                brain_core::fsutil::write_atomic_nosync(&summary, text.as_bytes())?;
+                paths.push(summary);
+            }
+        }
+        Ok(paths)
+    }
+}
+
+/// `logs/runs/.gitignore`, written by `brain run` (see `[run] commit_output`).
+const RUNS_GITIGNORE: &str =
+    "# Written by brain run: each agent's whole output (*.log) stays on the machine that ran
+# it, since it can be large and can hold a secret an agent printed; git gets a summary of
+# it (*.summary.md). See commit_output under [run] in brain.toml.
+*.log
+";
+
 /// Whether the claim `c` of task `id` is still the current one.
 fn still_ours(l: &LockedRepo<'_>, id: &str, c: &Claimed) -> anyhow::Result<bool> {
     let Some(entry) = l.active_entry(id)? else {
@@ -854,11 +933,12 @@ fn still_ours(l: &LockedRepo<'_>, id: &str, c: &Claimed) -> anyhow::Result<bool>
     Ok(f.task.meta.epoch == c.epoch && entry.agent.as_deref() == Some(c.agent.as_str()))
 }
 
-fn moved(m: &Result<brain_core::lifecycle::Moved, brain_core::lifecycle::Lost>) -> String {
+fn moved(m: &Result<brain_core::lifecycle::Moved, brain_core::lifecycle::Refused>) -> String {
     match m {
         Ok(m) if m.state == State::Pending => "back to pending for another attempt".into(),
         Ok(_) => "moved to failed (no attempts left)".into(),
-        Err(l) => format!("claim lost: {}", l.reason),
+        Err(brain_core::lifecycle::Refused::Lost(l)) => format!("claim lost: {}", l.reason),
+        Err(r) => format!("not moved: {}", r.reason()),
     }
 }
 

@@ -48,7 +48,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         });
     }
     let mut out = output::stdout();
-    writeln!(out, "{}  {}", t.id, t.title)?;
+    writeln!(out, "{}  {}", t.id, output::clean(&t.title))?;
     writeln!(
         out,
         "state:     {}{}",
@@ -67,10 +67,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         )?;
     }
     for o in &outputs {
-        writeln!(out, "output:    {} (what the agent printed)", o.display())?;
+        let what = if o.to_string_lossy().ends_with(".summary.md") {
+            "a summary of an attempt's output, committed"
+        } else {
+            "what the agent printed, on the machine that ran it"
+        };
+        writeln!(out, "output:    {} ({what})", o.display())?;
     }
     writeln!(out)?;
-    out.write_all(file.doc.text().as_bytes())?;
+    out.write_all(output::clean(file.doc.text()).as_bytes())?;
     out.flush()?;
     Ok(())
 }

@@ -45,7 +45,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 .map(|s| format!(", last heartbeat {} ago", output::age(s)))
                 .unwrap_or_default();
             let stale = if cl.stale { "  STALE" } else { "" };
-            writeln!(out, "  {}  {agent}  {age}{hb}{stale}  {}", cl.id, cl.title)?;
+            writeln!(
+                out,
+                "  {}  {agent}  {age}{hb}{stale}  {}",
+                cl.id,
+                output::clean(&cl.title)
+            )?;
         }
     }
     if status.stale > 0 {
@@ -69,6 +74,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         )?;
         if let Some(e) = &r.error {
             writeln!(out, "  the remote could not be reached: {e}")?;
+        }
+    }
+    if !status.warnings.is_empty() {
+        writeln!(out, "\nwarnings:")?;
+        for w in &status.warnings {
+            writeln!(out, "  {}", output::clean(w))?;
         }
     }
     if status.problems > 0 {

@@ -245,7 +245,11 @@ fn tokens_and_agents_are_checked() {
     let err = r
         .brain(&["done", &id, "--token", &format!("{id}@7"), "--result", "r"])
         .fails(4);
-    assert!(err.contains("no longer current"), "{err}");
+    assert!(
+        err.contains(&format!("the token {id}@7 is not one brain gave"))
+            && err.contains(&format!("current claim is {id}@1")),
+        "{err}"
+    );
     let err = r.brain(&["done", &id, "--result", "r"]).fails(1);
     assert!(err.contains("--agent"), "{err}");
     let err = r

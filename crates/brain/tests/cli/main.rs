@@ -15,3 +15,5 @@ mod run;
 #[cfg(unix)] // the stand-ins for systemctl and crontab are sh scripts
 mod schedule;
 mod support;
+#[cfg(target_os = "linux")] // bash, /proc, mount namespaces
+mod world;
