@@ -11,41 +11,28 @@ use std::process::Command;
 use std::time::Instant;
 
 use brain_core::Repo;
-use brain_core::lifecycle::{Claimant, Token};
+use brain_core::queue::{Claimant, Token};
 use jiff::Timestamp;
 
 fn worker(root: &Path, agent: &str) -> usize {
     let repo = Repo::open(root).expect("open repo");
     let mut claims = 0;
     loop {
-        let now = Timestamp::now();
-        // As `brain claim` does: the queue is listed before the lock is taken.
-        let queue = repo.queue(Some(agent), &mut Vec::new()).expect("queue");
-        let locked = repo.lock().expect("lock");
-        locked.recover(now).expect("recover");
-        let claimed = locked
-            .claim_from(Some(queue), agent, &[], None, now)
+        // What `brain claim` and `brain done` do, each one transaction (the queue listed
+        // before the lock; the finished file written and fsynced before it).
+        let claimed = brain_core::ops::claim(&repo, agent, &[], None, Timestamp::now())
+            .result
             .expect("claim");
-        locked.finish().expect("sync");
         let Ok(c) = claimed else { return claims };
         claims += 1;
         let who = Claimant {
             agent: Some(agent.into()),
             token: Some(Token::parse(&c.token).expect("token")),
         };
-        // As `brain done` does: the finished file is written and fsynced before the lock.
-        let now = Timestamp::now();
-        let prepared = repo
-            .prepare_done(&c.id, &who, "done", &[], now)
-            .expect("prepare");
-        let locked = repo.lock().expect("lock");
-        locked.recover(now).expect("recover");
-        if let Some(p) = prepared {
-            locked.offer(p);
-        }
-        let done = locked.done(&c.id, &who, "done", now).expect("done");
+        let done = brain_core::ops::done(&repo, &c.id, &who, "done", Timestamp::now())
+            .result
+            .expect("done");
         assert!(done.is_ok(), "claim {} lost", c.token);
-        locked.finish().expect("sync");
     }
 }
 
@@ -67,20 +54,20 @@ fn main() {
     // No git: this measures the queue itself (commits per transition are measured apart).
     std::fs::write(root.join("brain.toml"), "[git]\ncommit = false\n").expect("brain.toml");
     let repo = Repo::open(root).expect("open");
-    {
-        let locked = repo.lock().expect("lock");
-        let t = brain_core::newtask::NewTask {
-            title: "bench".into(),
-            unattended: true,
-            ..Default::default()
-        };
+    let t = brain_core::task::newtask::NewTask {
+        title: "bench".into(),
+        unattended: true,
+        ..Default::default()
+    };
+    repo.transact(Timestamp::now(), |l| {
         for _ in 0..tasks {
             let now = Timestamp::now();
-            locked
-                .create_pending(now, |id| t.render(id, now))
-                .expect("add");
+            l.create_pending(now, |id| t.render(id, now))?;
         }
-    }
+        Ok(())
+    })
+    .result
+    .expect("add");
     // Past the racy window, and the cache warm, as in a queue that has existed for a while.
     std::thread::sleep(std::time::Duration::from_millis(200));
     repo.scan(&brain_core::State::ALL).expect("scan");

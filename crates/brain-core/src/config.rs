@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::names;
-use crate::time::parse_duration;
+use crate::task::names;
+use crate::task::time::parse_duration;
 
 /// The file name that marks a brain repo's root.
 pub const CONFIG_FILE: &str = "brain.toml";

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, IoContext, Result};
-use crate::frontmatter::FieldValue;
 use crate::fsutil;
 use crate::init;
-use crate::repo::{Entry, LockedRepo, Name, classify};
+use crate::queue::{Kind, LockedRepo, Transaction};
+use crate::store::{Entry, Name, classify};
+use crate::task::frontmatter::FieldValue;
 use crate::task::{State, TaskFile};
 
 /// What kind of problem a finding is.
@@ -133,6 +134,20 @@ impl Report {
     }
 }
 
+/// `brain doctor` as a transaction: [`doctor`] under the lock, a repair ([`Kind::Repair`],
+/// which catches up with the remote and commits) with `fix`, else only a look ([`Kind::Look`],
+/// offline, committing nothing).
+pub fn run(repo: &crate::store::Repo, fix: bool, now: jiff::Timestamp) -> Transaction<Report> {
+    let kind = if fix { Kind::Repair } else { Kind::Look };
+    repo.section(kind, now, |l| {
+        let report = doctor(l, fix, now)?;
+        if fix {
+            l.forget_active();
+        }
+        Ok(report)
+    })
+}
+
 /// Checks the repo; with `fix`, repairs what is safe: missing folders and files, leftover
 /// temporary files, `status` and `id` fields that disagree with the file's place, an id in
 /// two places, brain's files that no commit records. It never rewrites, moves or deletes a
@@ -187,9 +202,9 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             );
         }
     }
-    let approvals: std::collections::HashSet<String> = crate::questions::all(repo)?
+    let approvals: std::collections::HashSet<String> = crate::store::prompts::read_all(repo)?
         .into_iter()
-        .filter(|q| q.kind == crate::prompts::Kind::Approval)
+        .filter(|q| q.kind == crate::store::prompts::Kind::Approval)
         .filter_map(|q| q.task)
         .collect();
     for (rel, content) in init::skeleton(false) {
@@ -310,7 +325,7 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                 report.warn(Check::Reading, path.clone(), w);
             }
             let interrupted = if state == State::Active {
-                crate::lifecycle::unfinished_move(&file.task)
+                crate::queue::unfinished_move(&file.task)
             } else {
                 None
             };
@@ -321,7 +336,7 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
                     format!("a move to tasks/{to}/ was interrupted; `--fix` completes it"),
                     false,
                 );
-            } else if crate::lifecycle::is_hand_claim(&file.task) {
+            } else if crate::queue::is_hand_claim(&file.task) {
                 // Moved in by hand: a valid claim, which the next transition fills in.
             } else if file.task.meta.status.as_deref() != Some(state.as_str()) {
                 let msg = format!(
@@ -353,7 +368,8 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             {
                 let fixed = fix && {
                     repo.save_task(&mut file)?;
-                    crate::questions::request_approval(repo, &id, &file.task.title, now)?.is_some()
+                    crate::human::questions::request_approval(repo, &id, &file.task.title, now)?
+                        .is_some()
                 };
                 report.add(
                     Check::Approval,
@@ -365,8 +381,12 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             repo.save_task(&mut file)?;
         }
     }
-    for w in crate::questions::reading_warnings(repo)? {
-        report.warn(Check::Reading, root.join(crate::questions::ANSWERED), w);
+    for w in crate::store::prompts::reading_warnings(repo)? {
+        report.warn(
+            Check::Reading,
+            root.join(crate::store::prompts::ANSWERED),
+            w,
+        );
     }
     for entries in seen.into_values().filter(|e| e.len() > 1) {
         duplicates(repo, &entries, fix, now, &mut report)?;
@@ -424,7 +444,7 @@ fn special_message(e: &Error) -> String {
 /// cut short (see `LockedRepo::claim_one`).
 fn cut_short_claim(repo: &LockedRepo<'_>) -> Option<String> {
     let text =
-        fs::read_to_string(repo.local_dir().join(crate::lifecycle::CLAIMING)).unwrap_or_default();
+        fs::read_to_string(repo.local_dir().join(crate::queue::CLAIMING)).unwrap_or_default();
     let rel = text.trim();
     if rel.is_empty() {
         return None;
@@ -442,7 +462,7 @@ fn cut_short_claim(repo: &LockedRepo<'_>) -> Option<String> {
             path: path.clone(),
         })
         .ok()?;
-    crate::lifecycle::is_hand_claim(&f.task).then(|| rel.to_string())
+    crate::queue::is_hand_claim(&f.task).then(|| rel.to_string())
 }
 
 /// How far along a file of a task is: the one furthest along (by epoch, then by state) is

@@ -10,10 +10,10 @@ use crate::config::{CONFIG_FILE, DEFAULT_CONFIG};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::git::{self, Git};
-use crate::newtask;
-use crate::repo::{LOCAL_DIR, Repo};
+use crate::store::templates;
+use crate::store::{LOCAL_DIR, Repo};
 use crate::task::State;
-use crate::templates;
+use crate::task::newtask;
 
 /// What `init` did.
 #[derive(Debug, Default, serde::Serialize)]

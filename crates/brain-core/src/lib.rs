@@ -1,35 +1,34 @@
 //! `brain-core`: the library behind the `brain` command. It turns a folder (usually a git
 //! repository) into a work queue of Markdown task files. It never writes to the terminal and
-//! never reads configuration from the user's home: the CLI does that.
+//! never reads configuration from the user's home: the front ends (the CLI, and later the
+//! hooks, the MCP server and the board) do that.
+//!
+//! Its modules are layers, each using only those above it in this list (checked by
+//! `tests/layers.rs`; drawn in `docs/ARCHITECTURE.md`):
+//!
+//! - [`error`]; [`fsutil`]: files, safely;
+//! - [`task`]: the task file and its model; [`config`]: `brain.toml`;
+//! - [`git`]: git, knowing nothing of the queue;
+//! - [`store`]: the repo on disk and reading it;
+//! - [`queue`]: the guard and the transitions, and [`Repo::transact`], the one way to change
+//!   the queue;
+//! - [`human`]: questions, approvals, handoffs;
+//! - [`run`]: the overnight run;
+//! - [`ops`], [`status`], [`doctor`], [`init`]: what a front end calls.
 
-pub mod active;
-pub mod cache;
 pub mod config;
-pub mod dirscan;
 pub mod doctor;
 pub mod error;
-pub mod frontmatter;
 pub mod fsutil;
 pub mod git;
-mod gittree;
-pub mod handoff;
+pub mod human;
 pub mod init;
-pub mod lifecycle;
-pub mod names;
-pub mod newtask;
-pub mod process;
-pub mod prompts;
-pub mod questions;
-pub mod remote;
-pub mod repo;
-pub mod report;
-pub mod schedule;
-
+pub mod ops;
+pub mod queue;
+pub mod run;
 pub mod status;
+pub mod store;
 pub mod task;
-pub mod templates;
-pub mod time;
-pub mod usage;
 
 pub use config::Config;
 
@@ -40,5 +39,6 @@ pub fn random_u64() -> u64 {
     std::hash::RandomState::new().build_hasher().finish()
 }
 pub use error::{Error, Result};
-pub use repo::{Entry, LockedRepo, Repo};
+pub use queue::LockedRepo;
+pub use store::{Entry, Repo};
 pub use task::{Meta, Priority, State, Task, TaskFile};

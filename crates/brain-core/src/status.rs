@@ -1,13 +1,15 @@
-//! `brain status`: counts, claims, stale claims, open questions.
+//! What a front end shows of the queue, read without the lock: the status (counts, claims,
+//! stale claims, open questions, warnings), the listing in queue order with its items as
+//! `list --json` shows them, and one task in detail.
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::prompts::QState;
-use crate::repo::Repo;
+use crate::store::Repo;
+use crate::store::prompts::QState;
+use crate::task::time::format_ts;
 use crate::task::{State, Task};
-use crate::time::format_ts;
 
 /// One active claim.
 #[derive(Debug, Serialize)]
@@ -132,7 +134,7 @@ pub fn warnings(repo: &Repo, tasks: &[Task]) -> Result<Vec<String>> {
             ts.iter().map(|t| rel(&t.path)).collect::<Vec<_>>().join(", ")
         ));
     }
-    out.extend(crate::questions::reading_warnings(repo)?);
+    out.extend(crate::store::prompts::reading_warnings(repo)?);
     Ok(out)
 }
 
@@ -170,7 +172,7 @@ pub fn status(repo: &Repo, now: Timestamp, fetch: bool) -> Result<(Status, Vec<c
         }
     }
     claims.sort_by(|a, b| a.id.cmp(&b.id));
-    let open_questions = crate::questions::all(repo)?
+    let open_questions = crate::store::prompts::read_all(repo)?
         .iter()
         .filter(|q| q.state == QState::Open)
         .count();
@@ -188,4 +190,120 @@ pub fn status(repo: &Repo, now: Timestamp, fetch: bool) -> Result<(Status, Vec<c
         },
         scan.problems,
     ))
+}
+
+/// One task as `brain list --json` (and every front end that lists tasks) shows it.
+#[derive(Debug, Serialize)]
+pub struct Item<'a> {
+    pub id: &'a str,
+    pub state: State,
+    pub title: &'a str,
+    pub priority: crate::task::Priority,
+    pub requires: &'a [String],
+    pub preferred_interface: Option<&'a str>,
+    pub agent: Option<&'a str>,
+    pub created: Option<crate::task::time::Rfc3339>,
+    pub depends_on: &'a [String],
+    pub approval: Option<&'static str>,
+    pub attempt: u32,
+    pub path: &'a std::path::PathBuf,
+    /// What brain reads differently than a person may expect in the file (a misspelt field).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub warnings: &'a [String],
+}
+
+impl<'a> From<&'a Task> for Item<'a> {
+    fn from(t: &'a Task) -> Self {
+        Item {
+            id: &t.id,
+            state: t.state,
+            title: &t.title,
+            priority: t.meta.priority,
+            requires: &t.meta.requires,
+            preferred_interface: t.meta.preferred_interface.as_deref(),
+            agent: t.agent.as_deref(),
+            created: t.meta.created.map(crate::task::time::Rfc3339),
+            depends_on: &t.meta.depends_on,
+            approval: t.meta.approval.map(|a| a.as_str()),
+            attempt: t.meta.attempt,
+            path: &t.path,
+            warnings: &t.warnings,
+        }
+    }
+}
+
+/// The tasks of some states, read for a listing, with what could not be read and what reads
+/// differently than expected.
+#[derive(Debug)]
+pub struct Listing {
+    pub scan: crate::store::Scan,
+    pub warnings: Vec<String>,
+}
+
+impl Listing {
+    /// The tasks in listing order: by state, then queue order (priority, `created`, id).
+    /// References, not copies: sorting 100,000 tasks by value costs more than the listing.
+    pub fn ordered(&self) -> Vec<&Task> {
+        let mut tasks: Vec<&Task> = self.scan.tasks.iter().collect();
+        tasks.sort_unstable_by(|a, b| {
+            a.state
+                .cmp(&b.state)
+                .then_with(|| crate::store::queue_order(a, b, None))
+        });
+        tasks
+    }
+}
+
+/// Reads the tasks of `states` for a listing (see [`Listing`]).
+pub fn listing(repo: &Repo, states: &[State]) -> Result<Listing> {
+    let scan = repo.scan(states)?;
+    let warnings = warnings(repo, &scan.tasks)?;
+    Ok(Listing { scan, warnings })
+}
+
+/// One task in detail: its file, and the files kept for it.
+#[derive(Debug)]
+pub struct Detail {
+    pub file: crate::task::TaskFile,
+    /// Results and errors that arrived after the claim that carried them was lost.
+    pub late: Vec<std::path::PathBuf>,
+    /// What the agent printed in each attempt under `brain run`, oldest first.
+    pub outputs: Vec<std::path::PathBuf>,
+}
+
+/// Task `id` in detail.
+pub fn detail(repo: &Repo, id: &str) -> Result<Detail> {
+    let entry = repo.find(id)?;
+    let file = repo.read(&entry)?;
+    let late = crate::store::late_files(repo.root(), &file.task.id)?;
+    let outputs = crate::store::output_files(repo.root(), &file.task.id)?;
+    Ok(Detail {
+        file,
+        late,
+        outputs,
+    })
+}
+
+/// [`Detail`] as `brain show --json` shows it: the fields of a listing item, plus `meta` and
+/// `body`.
+#[derive(Debug, Serialize)]
+pub struct DetailView<'a> {
+    #[serde(flatten)]
+    pub item: Item<'a>,
+    pub meta: &'a crate::task::Meta,
+    pub body: &'a str,
+    pub late: &'a [std::path::PathBuf],
+    pub outputs: &'a [std::path::PathBuf],
+}
+
+impl<'a> From<&'a Detail> for DetailView<'a> {
+    fn from(d: &'a Detail) -> Self {
+        DetailView {
+            item: Item::from(&d.file.task),
+            meta: &d.file.task.meta,
+            body: d.file.doc.body(),
+            late: &d.late,
+            outputs: &d.outputs,
+        }
+    }
 }

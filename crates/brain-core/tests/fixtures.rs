@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use brain_core::frontmatter::FieldValue;
+use brain_core::task::frontmatter::FieldValue;
 use brain_core::{State, TaskFile};
 
 fn corpus(kind: &str) -> Vec<PathBuf> {

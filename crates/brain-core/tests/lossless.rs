@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 
-use brain_core::frontmatter::FieldValue;
+use brain_core::task::frontmatter::FieldValue;
 use brain_core::{State, TaskFile};
 
 #[derive(Debug, Clone)]
@@ -273,7 +273,7 @@ proptest! {
         match (&target.key, &target.new) {
             (&"status", FieldValue::Str(v)) => prop_assert_eq!(m.status.as_deref(), Some(v.as_str())),
             (&"claimed_by", FieldValue::Str(v)) => prop_assert_eq!(m.claimed_by.as_deref(), Some(v.as_str())),
-            (&"claimed_at", FieldValue::Str(v)) => prop_assert_eq!(m.claimed_at.map(brain_core::time::format_ts), Some(v.clone())),
+            (&"claimed_at", FieldValue::Str(v)) => prop_assert_eq!(m.claimed_at.map(brain_core::task::time::format_ts), Some(v.clone())),
             (&"epoch", FieldValue::Int(n)) => prop_assert_eq!(m.epoch, *n),
             (&"attempt", FieldValue::Int(n)) => prop_assert_eq!(u64::from(m.attempt), *n),
             (&"requires", FieldValue::List(v)) => prop_assert_eq!(&m.requires, v),

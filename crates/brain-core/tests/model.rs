@@ -9,9 +9,10 @@ use std::path::Path;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
-use brain_core::lifecycle::{Claimant, Token};
-use brain_core::newtask::NewTask;
-use brain_core::{Repo, State, questions};
+use brain_core::human::questions;
+use brain_core::queue::{Claimant, Token};
+use brain_core::task::newtask::NewTask;
+use brain_core::{Repo, State};
 
 /// Small, so that random sequences often use up a task's attempts.
 const MAX_ATTEMPTS: u32 = 2;
@@ -92,6 +93,15 @@ fn pick(model: &HashMap<String, M>, state: State, n: usize) -> Option<&String> {
     (!ids.is_empty()).then(|| ids[n % ids.len()])
 }
 
+/// One library call as its own transaction (the only way to change the queue).
+fn tx<T>(
+    repo: &Repo,
+    now: Timestamp,
+    f: impl FnMut(&brain_core::LockedRepo<'_>) -> brain_core::Result<T>,
+) -> T {
+    repo.transact(now, f).result.unwrap()
+}
+
 fn real_state(root: &Path, id: &str) -> Vec<(State, Option<String>)> {
     let mut found = Vec::new();
     for s in State::ALL {
@@ -127,7 +137,6 @@ proptest! {
 
         for (step, op) in ops.iter().enumerate() {
             now += SignedDuration::from_secs(60);
-            let locked = repo.lock().unwrap();
             let who = |m: &M, stale: bool| -> Claimant {
                 let epoch = if stale { m.tokens.iter().rev().nth(1).copied().unwrap_or(0) } else { m.epoch };
                 Claimant { agent: None, token: Some(Token { id: String::new(), epoch }) }
@@ -136,10 +145,13 @@ proptest! {
             match op {
                 Op::Add { gated } => {
                     let t = NewTask { title: format!("t{step}"), approval: *gated, unattended: true, ..NewTask::default() };
-                    let (id, _) = locked.create_pending(now, |id| t.render(id, now)).unwrap();
-                    if *gated {
-                        questions::request_approval(&locked, &id, &t.title, now).unwrap();
-                    }
+                    let (id, _) = tx(&repo, now, |l| {
+                        let (id, path) = l.create_pending(now, |id| t.render(id, now))?;
+                        if *gated {
+                            questions::request_approval(l, &id, &t.title, now)?;
+                        }
+                        Ok((id, path))
+                    });
                     model.insert(id, M { state: State::Pending, epoch: 0, attempt: 0, gated: *gated, approved: false, agent: None, last_seen: now, created: now, tokens: vec![] });
                 }
                 Op::Claim { agent } => {
@@ -149,7 +161,7 @@ proptest! {
                         .filter(|(_, m)| m.state == State::Pending && (!m.gated || m.approved))
                         .min_by_key(|(id, m)| (m.created, (*id).clone()))
                         .map(|(id, _)| id.clone());
-                    let got = locked.claim(agent, &[], None, now).unwrap();
+                    let got = tx(&repo, now, |l| l.claim(agent, &[], None, now));
                     match (expect, got) {
                         (None, Err(_)) => {}
                         (Some(id), Ok(c)) => {
@@ -173,9 +185,9 @@ proptest! {
                     let c = with_id(who(&m, *stale), &id);
                     let current = c.token.as_ref().unwrap().epoch == m.epoch;
                     let ok = match op {
-                        Op::Heartbeat { .. } => locked.heartbeat(&c, Some(&id), now).unwrap().is_ok(),
-                        Op::Done { .. } => locked.done(&id, &c, "result", now).unwrap().is_ok(),
-                        Op::Fail { retry, .. } => locked.fail(&id, &c, "error", *retry, now).unwrap().is_ok(),
+                        Op::Heartbeat { .. } => tx(&repo, now, |l| l.heartbeat(&c, Some(&id), now)).is_ok(),
+                        Op::Done { .. } => tx(&repo, now, |l| l.done(&id, &c, "result", now)).is_ok(),
+                        Op::Fail { retry, .. } => tx(&repo, now, |l| l.fail(&id, &c, "error", *retry, now)).is_ok(),
                         _ => unreachable!(),
                     };
                     prop_assert_eq!(ok, current, "step {}: a token was judged wrongly", step);
@@ -195,13 +207,13 @@ proptest! {
                     let Some(id) = pick(&model, State::Active, *n).cloned() else { continue };
                     let m = model.get_mut(&id).unwrap();
                     let c = Claimant { agent: m.agent.clone(), token: None };
-                    prop_assert!(locked.release(&id, &c, now).unwrap().is_ok());
+                    prop_assert!(tx(&repo, now, |l| l.release(&id, &c, now)).is_ok());
                     m.state = State::Pending;
                     m.attempt -= 1;
                 }
                 Op::Wait { minutes } => now += SignedDuration::from_mins(*minutes),
                 Op::Reclaim => {
-                    let moved = locked.reclaim(now, false).unwrap();
+                    let moved = tx(&repo, now, |l| l.reclaim(now, false));
                     let mut expect: Vec<String> = model
                         .iter()
                         .filter(|(_, m)| m.state == State::Active && now.as_second() - m.last_seen.as_second() > STALE_SECS)
@@ -226,15 +238,14 @@ proptest! {
                     let id = gated[n % gated.len()].clone();
                     let m = model.get_mut(&id).unwrap();
                     if matches!(op, Op::Approve { .. }) {
-                        questions::approve(&locked, &id, now).unwrap();
+                        tx(&repo, now, |l| questions::approve(l, &id, now));
                         m.approved = true;
                     } else {
-                        questions::deny(&locked, &id, "no", now).unwrap();
+                        tx(&repo, now, |l| questions::deny(l, &id, "no", now));
                         m.state = State::Failed;
                     }
                 }
             }
-            drop(locked);
 
             // The store agrees with the model, and the invariants hold.
             for (id, m) in &model {

@@ -88,5 +88,5 @@ pub fn age(secs: i64) -> String {
         return format!("{secs}s");
     }
     // Minutes are precise enough for a person.
-    brain_core::time::format_duration(secs - secs % 60)
+    brain_core::task::time::format_duration(secs - secs % 60)
 }

@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
-use brain_core::newtask::NewTask;
-use brain_core::time::{parse_duration, parse_time};
-use brain_core::{Error, Priority};
+use brain_core::Priority;
+use brain_core::task::newtask::NewTask;
+use brain_core::task::time::{parse_duration, parse_time};
 use jiff::tz::TimeZone;
-use serde::Serialize;
 
 use super::Context;
 use crate::output;
@@ -69,12 +67,6 @@ fn parse_local_time(s: &str) -> Result<jiff::Timestamp, String> {
     parse_time(s, &TimeZone::system())
 }
 
-#[derive(Serialize)]
-struct Added {
-    id: String,
-    path: PathBuf,
-}
-
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let body = super::text_or_file(
         args.body.clone(),
@@ -103,29 +95,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     task.validate()?;
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let (id, path) = super::locked(&repo, now, |locked| {
-        for dep in &task.depends_on {
-            if locked.locate(dep)?.is_empty() {
-                bail!(Error::Invalid(format!(
-                    "--depends-on {dep}: no such task; check the id with `brain list`"
-                )));
-            }
-        }
-        let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
-        if task.approval {
-            let q = brain_core::questions::request_approval(locked, &id, task.title.trim(), now)?;
-            if let Some(q) = q {
-                super::note(format!(
-                    "Asked for approval in prompts/pending.md ({q}); run `brain approve {id}` to open the gate."
-                ));
-            }
-        }
-        locked.commit_point(&format!("add {id}: {}", task.title.trim()))?;
-        Ok((id, path))
-    })?;
+    let added = super::said(brain_core::ops::add(&repo, &task, now))?;
+    if let Some(q) = &added.approval_asked {
+        eprintln!(
+            "Asked for approval in prompts/pending.md ({q}); run `brain approve {}` to open the gate.",
+            added.id
+        );
+    }
     if args.json {
-        output::json(&Added { id, path })
+        output::json(&added)
     } else {
-        output::line(id)
+        output::line(&added.id)
     }
 }

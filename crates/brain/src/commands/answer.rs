@@ -15,8 +15,8 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let q = super::locked(&repo, now, |l| {
-        Ok(brain_core::questions::answer(l, &args.id, &args.text, now)?)
+    let q = super::transact(&repo, now, |l| {
+        brain_core::human::questions::answer(l, &args.id, &args.text, now)
     })?;
     eprintln!("Answered {}.", q.id);
     Ok(())

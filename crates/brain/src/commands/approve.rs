@@ -12,8 +12,8 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    super::locked(&repo, now, |l| {
-        Ok(brain_core::questions::approve(l, &args.id, now)?)
+    super::transact(&repo, now, |l| {
+        brain_core::human::questions::approve(l, &args.id, now)
     })?;
     eprintln!("Approved {}.", args.id);
     Ok(())

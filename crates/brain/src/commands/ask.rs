@@ -19,14 +19,14 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let id = super::locked(&repo, now, |l| {
-        Ok(brain_core::questions::ask(
+    let id = super::transact(&repo, now, |l| {
+        brain_core::human::questions::ask(
             l,
             &args.text,
             args.agent.as_deref(),
             args.task.as_deref(),
             now,
-        )?)
+        )
     })?;
     output::line(id)
 }

@@ -28,37 +28,13 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    brain_core::names::validate_agent(&args.agent)?;
-    // The longest part of a claim, done before taking the lock (see LockedRepo::claim_from).
-    // With a remote, the queue is only known once the lock has brought it up to date.
-    let mut queue = match args.id {
-        None if repo.remote().is_none() => Some(repo.queue(Some(&args.agent), &mut Vec::new())?),
-        _ => None,
-    };
-    let outcome = super::locked(&repo, now, |locked| {
-        for id in brain_core::questions::apply_hand_denials(locked, now)? {
-            super::note(format!(
-                "brain: {id} was denied in prompts/answered.md; moved to tasks/failed/"
-            ));
-        }
-        for r in locked.reclaim(now, false)? {
-            // The queue was listed before the reclaim: a task it just freed is not in it.
-            if r.to == brain_core::State::Pending {
-                queue = None;
-            }
-            super::note(format!(
-                "brain: reclaimed {} to tasks/{}/: {}",
-                r.id, r.to, r.reason
-            ));
-        }
-        Ok(locked.claim_from(
-            queue.take(),
-            &args.agent,
-            &args.capabilities,
-            args.id.as_deref(),
-            now,
-        )?)
-    })?;
+    let outcome = super::said(brain_core::ops::claim(
+        &repo,
+        &args.agent,
+        &args.capabilities,
+        args.id.as_deref(),
+        now,
+    ))?;
     match outcome {
         Ok(c) => {
             if args.json {

@@ -72,7 +72,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             cmd.args(["--agent", a]);
         }
         let mark = format!("daemon-{}", std::process::id());
-        let (mut child, tree) = brain_core::process::spawn(cmd, &mark)
+        let (mut child, tree) = brain_core::run::process::spawn(cmd, &mark)
             .with_context(|| format!("starting {} run", exe.display()))?;
         let status = loop {
             if let Some(status) = child.try_wait().context("waiting for brain run")? {

@@ -16,8 +16,8 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let path = super::locked(&repo, now, |l| {
-        Ok(brain_core::questions::deny(l, &args.id, &args.reason, now)?)
+    let path = super::transact(&repo, now, |l| {
+        brain_core::human::questions::deny(l, &args.id, &args.reason, now)
     })?;
     output::line(path.display())
 }

@@ -28,22 +28,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let report: Report = super::overtaken_retry(|| {
-        // Only a repair needs the remote; a check works offline.
-        let locked = if args.fix {
-            repo.lock()?
-        } else {
-            repo.lock_offline()?
-        };
-        let report = doctor::doctor(&locked, args.fix, now)?;
-        if args.fix {
-            locked.forget_active();
-        }
-        for note in locked.finish()? {
-            eprintln!("brain: {}", output::clean_err(&note));
-        }
-        Ok(report)
-    })?;
+    let report: Report = super::said(doctor::run(&repo, args.fix, now))?;
     if args.json {
         output::json(&report)?;
     } else {

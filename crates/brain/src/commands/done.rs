@@ -41,22 +41,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     .unwrap_or_default();
     let repo = ctx.repo()?;
     let now = super::now()?;
-    // The finished file is written and fsynced before the lock (used only if the locked
-    // transition computes exactly the same bytes); with a remote the file may change when the
-    // lock catches up, so there is nothing to gain.
-    let mut prepared = match repo.remote() {
-        None => repo
-            .prepare_done(&args.id, &who, &result, &[], now)
-            .ok()
-            .flatten(),
-        Some(_) => None,
-    };
-    match super::locked(&repo, now, |l| {
-        if let Some(p) = prepared.take() {
-            l.offer(p);
-        }
-        Ok(l.done(&args.id, &who, &result, now)?)
-    })? {
+    match super::said(brain_core::ops::done(&repo, &args.id, &who, &result, now))? {
         Ok(m) if args.json => output::json(&m),
         Ok(m) => output::line(m.path.display()),
         Err(r) => super::refused(r, args.json),

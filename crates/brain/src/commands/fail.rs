@@ -45,8 +45,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     .unwrap_or_default();
     let repo = ctx.repo()?;
     let now = super::now()?;
-    match super::locked(&repo, now, |l| {
-        Ok(l.fail(&args.id, &who, &error, args.retry, now)?)
+    match super::transact(&repo, now, |l| {
+        l.fail(&args.id, &who, &error, args.retry, now)
     })? {
         Ok(m) if args.json => output::json(&m),
         Ok(m) => output::line(m.path.display()),

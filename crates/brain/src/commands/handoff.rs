@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use brain_core::handoff::{self, NewHandoff};
+use brain_core::human::handoff::{self, NewHandoff};
 
 use super::Context;
 use crate::output;
@@ -83,7 +83,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         notes: args.notes,
         blocking: args.blocking,
     };
-    let h = super::locked(&repo, now, |l| Ok(handoff::write(l, &new, now)?))?;
+    let h = super::transact(&repo, now, |l| handoff::write(l, &new, now))?;
     eprintln!(
         "Wrote the handoff for {} in {}.",
         h.recipient,

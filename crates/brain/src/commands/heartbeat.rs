@@ -22,9 +22,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let who = args.who.claimant()?;
     let repo = ctx.repo()?;
     let now = super::now()?;
-    match super::locked(&repo, now, |l| {
-        Ok(l.heartbeat(&who, args.id.as_deref(), now)?)
-    })? {
+    match super::transact(&repo, now, |l| l.heartbeat(&who, args.id.as_deref(), now))? {
         Ok(ids) if args.json => output::json(&ids),
         Ok(ids) => {
             if ids.is_empty() {

@@ -1,11 +1,8 @@
 //! `brain list`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
-use brain_core::repo::queue_order;
-use brain_core::{Priority, State, Task};
-use serde::Serialize;
+use brain_core::{State, Task};
 
 use super::Context;
 use crate::output;
@@ -28,46 +25,6 @@ pub fn parse_state(s: &str) -> Result<State, String> {
         .ok_or_else(|| format!("`{s}` is not a state; use pending, active, completed or failed"))
 }
 
-/// One task in `list --json`.
-#[derive(Serialize)]
-pub struct Item<'a> {
-    pub id: &'a str,
-    pub state: State,
-    pub title: &'a str,
-    pub priority: Priority,
-    pub requires: &'a [String],
-    pub preferred_interface: Option<&'a str>,
-    pub agent: Option<&'a str>,
-    pub created: Option<brain_core::time::Rfc3339>,
-    pub depends_on: &'a [String],
-    pub approval: Option<&'static str>,
-    pub attempt: u32,
-    pub path: &'a PathBuf,
-    /// What brain reads differently than a person may expect in the file (a misspelt field).
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    pub warnings: &'a [String],
-}
-
-impl<'a> From<&'a Task> for Item<'a> {
-    fn from(t: &'a Task) -> Self {
-        Item {
-            id: &t.id,
-            state: t.state,
-            title: &t.title,
-            priority: t.meta.priority,
-            requires: &t.meta.requires,
-            preferred_interface: t.meta.preferred_interface.as_deref(),
-            agent: t.agent.as_deref(),
-            created: t.meta.created.map(brain_core::time::Rfc3339),
-            depends_on: &t.meta.depends_on,
-            approval: t.meta.approval.map(|a| a.as_str()),
-            attempt: t.meta.attempt,
-            path: &t.path,
-            warnings: &t.warnings,
-        }
-    }
-}
-
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let states = if args.state.is_empty() {
@@ -75,16 +32,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     } else {
         args.state
     };
-    let scan = repo.scan(&states)?;
-    for p in &scan.problems {
+    let listing = brain_core::status::listing(&repo, &states)?;
+    for p in &listing.scan.problems {
         output::warn(format_args!("skipped {p}"));
     }
-    for w in brain_core::status::warnings(&repo, &scan.tasks)? {
+    for w in &listing.warnings {
         output::warn(w);
     }
-    // Sort references: tasks are large, and moving them dominated the sort.
-    let mut tasks: Vec<&Task> = scan.tasks.iter().collect();
-    tasks.sort_unstable_by(|a, b| a.state.cmp(&b.state).then_with(|| queue_order(a, b, None)));
+    let tasks = listing.ordered();
     let mut out = output::stdout();
     if args.json {
         write_json_array(&mut out, &tasks)?;
@@ -119,7 +74,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     out.flush()?;
     // Freeing a million small allocations one by one takes longer than the listing's output;
     // the process ends right after this, and the OS takes the memory back at once.
-    std::mem::forget(scan);
+    drop(tasks);
+    std::mem::forget(listing);
     Ok(())
 }
 
@@ -132,11 +88,11 @@ fn write_json_array(out: &mut impl Write, tasks: &[&Task]) -> anyhow::Result<()>
     out.write_all(b"[")?;
     let mut first = true;
     for wave in chunks.chunks(cores) {
-        let parts = brain_core::repo::parallel_map(wave, |chunk| {
+        let parts = brain_core::store::parallel_map(wave, |chunk| {
             let mut buf = Vec::with_capacity(chunk.len() * 400);
             for t in chunk.iter() {
                 buf.push(b',');
-                serde_json::to_writer(&mut buf, &Item::from(*t))?;
+                serde_json::to_writer(&mut buf, &brain_core::status::Item::from(*t))?;
             }
             Ok::<_, serde_json::Error>(buf)
         });

@@ -112,80 +112,21 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// Runs `f` holding the queue lock, after finishing whatever an interrupted transition or a
-/// hand move left in `tasks/active/`, and brings `context/active-agent.md` up to date after.
-/// Returns once the transition is durable (and, with a remote, pushed).
-pub fn locked<T>(
+/// Runs `f` as one transaction (see `brain_core::queue::txn`) and says what it said, on
+/// stderr, once it is through.
+pub fn transact<T>(
     repo: &Repo,
     now: Timestamp,
-    mut f: impl FnMut(&brain_core::LockedRepo<'_>) -> anyhow::Result<T>,
+    f: impl FnMut(&brain_core::LockedRepo<'_>) -> brain_core::Result<T>,
 ) -> anyhow::Result<T> {
-    let result = overtaken_retry(|| {
-        NOTES.with(|n| n.borrow_mut().clear());
-        let locked = repo.lock()?;
-        for text in locked.recover(now)? {
-            note(format!("brain: {text}"));
-        }
-        let out = f(&locked);
-        for text in locked.take_notes() {
-            note(format!("brain: {text}"));
-        }
-        let out = out?;
-        // Commits what is left, pushes it (with a remote), releases the lock, then makes the
-        // renames durable before anything is reported.
-        for text in locked.finish()? {
-            note(format!("brain: {text}"));
-        }
-        Ok(out)
-    });
-    // A section that failed with a remote was rolled back: what it did did not happen.
-    if result.is_ok() || repo.remote().is_none() {
-        for text in NOTES.with(|n| std::mem::take(&mut *n.borrow_mut())) {
-            eprintln!("{}", crate::output::clean_err(&text));
-        }
-    }
-    result
+    said(repo.transact(now, f))
 }
 
-thread_local! {
-    /// What the running locked section has said (see [`note`]).
-    static NOTES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Says `text` on standard error once the locked section it comes from is through: with a
-/// remote, a section another machine overtook is run again from the start, and what it said
-/// the first time must not be said twice.
-pub fn note(text: String) {
-    NOTES.with(|n| n.borrow_mut().push(text));
-}
-
-/// Runs a locked section again while another machine's push overtakes it (SPEC §4: on a
-/// rejected push brain fetches, checks the transition against the new tip and redoes it).
-/// Without a remote, `section` runs once.
-pub fn overtaken_retry<T>(mut section: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    const ATTEMPTS: u32 = 200;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match section() {
-            Err(e)
-                if matches!(
-                    e.downcast_ref::<brain_core::Error>(),
-                    Some(brain_core::Error::Overtaken(_))
-                ) =>
-            {
-                if attempt == ATTEMPTS {
-                    return Err(brain_core::Error::Overtaken(attempt).into());
-                }
-                // A short, growing, random pause, so that machines that collided do not
-                // collide again in step.
-                let jitter = brain_core::random_u64() % 20;
-                let pause = u64::from(attempt.min(10)) * 5 + jitter;
-                std::thread::sleep(std::time::Duration::from_millis(pause));
-            }
-            other => return other,
-        }
-    }
+/// The result of a transaction, after saying its notes on stderr.
+pub fn said<T>(t: brain_core::queue::Transaction<T>) -> anyhow::Result<T> {
+    Ok(brain_core::ops::said(t, |n| {
+        eprintln!("brain: {}", crate::output::clean_err(n))
+    })?)
 }
 
 /// Text from a flag, a file, or standard input (`-`), refused (before anything changes) when
@@ -251,7 +192,7 @@ pub fn text_or_file(
 
 /// The most a text given to a command (a body, a result, an error) may be: what fits in a
 /// task file.
-pub const TEXT_LIMIT: usize = brain_core::frontmatter::MAX_TASK_BYTES;
+pub const TEXT_LIMIT: usize = brain_core::task::frontmatter::MAX_TASK_BYTES;
 
 /// `--agent` and `--token`, shared by the commands that act on a claim.
 #[derive(Debug, clap::Args)]
@@ -266,19 +207,19 @@ pub struct ClaimantArgs {
 }
 
 impl ClaimantArgs {
-    pub fn claimant(&self) -> anyhow::Result<brain_core::lifecycle::Claimant> {
+    pub fn claimant(&self) -> anyhow::Result<brain_core::queue::Claimant> {
         if self.agent.is_none() && self.token.is_none() {
             anyhow::bail!("say who you are: give --agent AGENT (or set BRAIN_AGENT), or --token");
         }
         if let Some(a) = &self.agent {
-            brain_core::names::validate_agent(a)?;
+            brain_core::task::names::validate_agent(a)?;
         }
-        Ok(brain_core::lifecycle::Claimant {
+        Ok(brain_core::queue::Claimant {
             agent: self.agent.clone(),
             token: self
                 .token
                 .as_deref()
-                .map(brain_core::lifecycle::Token::parse)
+                .map(brain_core::queue::Token::parse)
                 .transpose()?,
         })
     }
@@ -286,10 +227,10 @@ impl ClaimantArgs {
 
 /// Reports a transition on a claim that was refused: a lost claim is exit code 4, a task
 /// whose id has a file where it would go an error (exit 1).
-pub fn refused(r: brain_core::lifecycle::Refused, json: bool) -> anyhow::Result<()> {
+pub fn refused(r: brain_core::queue::Refused, json: bool) -> anyhow::Result<()> {
     match r {
-        brain_core::lifecycle::Refused::Lost(l) => lost(l, json),
-        brain_core::lifecycle::Refused::Conflict(c) => {
+        brain_core::queue::Refused::Lost(l) => lost(l, json),
+        brain_core::queue::Refused::Conflict(c) => {
             if json {
                 crate::output::json(&c)?;
             }
@@ -308,7 +249,7 @@ pub fn refused(r: brain_core::lifecycle::Refused, json: bool) -> anyhow::Result<
 }
 
 /// Reports a lost claim and turns it into exit code 4.
-pub fn lost(l: brain_core::lifecycle::Lost, json: bool) -> anyhow::Result<()> {
+pub fn lost(l: brain_core::queue::Lost, json: bool) -> anyhow::Result<()> {
     if json {
         crate::output::json(&l)?;
     }

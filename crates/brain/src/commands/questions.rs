@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use brain_core::prompts::QState;
+use brain_core::store::prompts::QState;
 
 use super::Context;
 use crate::output;
@@ -20,7 +20,7 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
-    let mut qs = brain_core::questions::all(&repo)?;
+    let mut qs = brain_core::store::prompts::read_all(&repo)?;
     if args.open {
         qs.retain(|q| q.state == QState::Open);
     }

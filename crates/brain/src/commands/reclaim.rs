@@ -18,7 +18,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let done = super::locked(&repo, now, |l| Ok(l.reclaim(now, args.dry_run)?))?;
+    let done = super::transact(&repo, now, |l| l.reclaim(now, args.dry_run))?;
     if args.json {
         return output::json(&done);
     }

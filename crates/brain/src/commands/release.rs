@@ -19,7 +19,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let who = args.who.claimant()?;
     let repo = ctx.repo()?;
     let now = super::now()?;
-    match super::locked(&repo, now, |l| Ok(l.release(&args.id, &who, now)?))? {
+    match super::transact(&repo, now, |l| l.release(&args.id, &who, now))? {
         Ok(m) if args.json => output::json(&m),
         Ok(m) => output::line(m.path.display()),
         Err(r) => super::refused(r, args.json),

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 use brain_core::Repo;
-use brain_core::schedule::{self, Plan};
+use brain_core::run::schedule::{self, Plan};
 
 use super::Context;
 use crate::output;
@@ -107,7 +107,7 @@ fn plan(repo: &Repo, at: &str, agent: Option<String>, install: bool) -> anyhow::
                 "which agent should run? give --agent AGENT, or set `agent = \"...\"` under [run] in brain.toml"
             );
         };
-        brain_core::names::validate_agent(a)?;
+        brain_core::task::names::validate_agent(a)?;
         match repo.config().agents.get(a) {
             Some(c) if !c.command.is_empty() => {}
             _ => bail!(

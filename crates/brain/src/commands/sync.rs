@@ -24,7 +24,7 @@ pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
     };
     let now = super::now()?;
     // Taking the lock catches up and publishes; the section itself has nothing to add.
-    let (fetched, published) = super::locked(&repo, now, |l| Ok(l.synced().unwrap_or_default()))?;
+    let (fetched, published) = super::transact(&repo, now, |l| Ok(l.synced().unwrap_or_default()))?;
     let head = repo
         .git()
         .map(|g| g.head())

@@ -131,7 +131,7 @@ impl FolderCache {
     }
 
     /// The position and stamp of `name`'s entry if its inode is still `ino` (no stat needed:
-    /// see [`crate::repo::Repo::queue`] for when that is trusted).
+    /// see [`crate::store::Repo::queue`] for when that is trusted).
     pub fn lookup_ino(&self, name: &str, ino: u64) -> Option<(u32, Stamp)> {
         let i = *self.by_hash.get(&fnv1a(name.as_bytes()))?;
         let (n, s, _) = self.index.get(i as usize)?;
@@ -591,7 +591,7 @@ mod tests {
             title: "t".into(),
             path: file.clone(),
             meta: crate::task::Meta::parse(
-                &crate::frontmatter::Document::parse("---\n---\n".into()).unwrap(),
+                &crate::task::frontmatter::Document::parse("---\n---\n".into()).unwrap(),
                 &file,
             )
             .unwrap(),

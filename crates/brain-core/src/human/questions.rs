@@ -1,103 +1,24 @@
-//! Writing `prompts/pending.md` and `prompts/answered.md` (see [`crate::prompts`] for the
+//! Writing `prompts/pending.md` and `prompts/answered.md` (see [`crate::store::prompts`] for the
 //! format): questions, answers, and the approval gate of SPEC §5.
-
-use std::collections::HashMap;
 
 use jiff::Timestamp;
 
 use crate::error::{Error, Result};
-use crate::frontmatter::FieldValue;
 use crate::fsutil;
+use crate::task::frontmatter::FieldValue;
 
-use crate::names;
-use crate::prompts::{self, Kind, QState, Question};
-use crate::repo::{LockedRepo, Repo};
+use crate::queue::LockedRepo;
+use crate::store::prompts::{
+    self, ANSWERED, Kind, PENDING, QState, Question, read, read_all, verdict,
+};
+use crate::store::templates;
+use crate::task::names;
+use crate::task::time::format_ts;
 use crate::task::{Approval, State};
-use crate::templates;
-use crate::time::format_ts;
-
-/// `prompts/pending.md`, relative to the root.
-pub const PENDING: &str = "prompts/pending.md";
-/// `prompts/answered.md`, relative to the root.
-pub const ANSWERED: &str = "prompts/answered.md";
-
-fn read(repo: &Repo, rel: &str, default: &str) -> Result<String> {
-    let path = repo.root().join(rel);
-    Ok(
-        fsutil::read_text(&path, crate::repo::TEXT_LIMIT, "move old entries out of it")?
-            .unwrap_or_else(|| default.to_string()),
-    )
-}
-
-/// Every question in both files (a missing file has none).
-pub fn all(repo: &Repo) -> Result<Vec<Question>> {
-    Ok(prompts::all(
-        &read(repo, PENDING, "")?,
-        &read(repo, ANSWERED, "")?,
-    ))
-}
-
-/// Whether an answer to an approval request says yes (`Some(true)`), no (`Some(false)`), or
-/// neither (then the task stays gated, and `brain status` and `doctor` say so).
-pub fn verdict(answer: &str) -> Option<bool> {
-    let lower = answer.to_lowercase();
-    let mut words = lower
-        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty());
-    let first = words.next().unwrap_or_default();
-    let second = words.next().unwrap_or_default();
-    match (first, second) {
-        ("do" | "please", "not" | "don't") => Some(false),
-        (
-            "yes" | "y" | "yep" | "yeah" | "yup" | "approve" | "approved" | "ok" | "okay" | "go"
-            | "lgtm" | "sure" | "granted" | "fine" | "allowed" | "accept" | "accepted",
-            _,
-        ) => Some(true),
-        (
-            "no" | "n" | "nope" | "nah" | "not" | "deny" | "denied" | "reject" | "rejected"
-            | "don't" | "dont" | "stop" | "never" | "decline" | "declined" | "refuse" | "refused"
-            | "cancel" | "cancelled" | "canceled" | "negative",
-            _,
-        ) => Some(false),
-        _ => None,
-    }
-}
-
-/// Approval requests answered in `prompts/answered.md` with something brain reads as neither
-/// yes nor no, for gated tasks still waiting: one sentence each, saying what to do.
-pub fn reading_warnings(repo: &Repo) -> Result<Vec<String>> {
-    let answered = prompts::parse(&read(repo, ANSWERED, "")?, QState::Answered);
-    let mut out = Vec::new();
-    for q in answered.iter().filter(|q| q.kind == Kind::Approval) {
-        let (Some(task), Some(ans)) = (&q.task, &q.answer) else {
-            continue;
-        };
-        if verdict(ans).is_some() || !repo.task_path(State::Pending, task, None).is_file() {
-            continue;
-        }
-        let first = ans.lines().next().unwrap_or_default();
-        out.push(format!(
-            "{}: the answer to the approval request for {task} (`{first}`) reads as neither yes nor no, so {task} stays gated; start the answer with yes or no, or run `brain approve {task}` or `brain deny {task} --reason …`",
-            q.id
-        ));
-    }
-    Ok(out)
-}
-
-/// Approval answers by task: `true` approved, `false` denied (from `answered.md`, where a person
-/// may have answered by hand).
-pub fn approvals(repo: &LockedRepo<'_>) -> Result<HashMap<String, bool>> {
-    let answered = prompts::parse(&read(repo, ANSWERED, "")?, QState::Answered);
-    Ok(answered
-        .into_iter()
-        .filter(|q| q.kind == Kind::Approval)
-        .filter_map(|q| Some((q.task?, verdict(q.answer.as_deref()?)?)))
-        .collect())
-}
 
 fn next_qid(repo: &LockedRepo<'_>, now: Timestamp) -> Result<String> {
     let prefix = format!("q-{}-", now.strftime("%Y-%m-%d"));
-    let max = all(repo)?
+    let max = read_all(repo)?
         .iter()
         .filter_map(|q| q.id.strip_prefix(&prefix)?.parse::<u64>().ok())
         .max()
@@ -278,7 +199,7 @@ fn move_to_answered(
 
 /// The open approval request of task `id`, if any.
 fn open_request(repo: &LockedRepo<'_>, id: &str) -> Result<Option<Question>> {
-    Ok(all(repo)?.into_iter().find(|q| {
+    Ok(read_all(repo)?.into_iter().find(|q| {
         q.kind == Kind::Approval && q.task.as_deref() == Some(id) && q.state == QState::Open
     }))
 }
@@ -290,7 +211,7 @@ pub fn request_approval(
     title: &str,
     now: Timestamp,
 ) -> Result<Option<String>> {
-    let has = all(repo)?
+    let has = read_all(repo)?
         .iter()
         .any(|q| q.kind == Kind::Approval && q.task.as_deref() == Some(id));
     if has {
@@ -306,7 +227,7 @@ pub fn request_approval(
 fn pending_task(
     repo: &LockedRepo<'_>,
     id: &str,
-) -> Result<(crate::repo::Entry, crate::task::TaskFile)> {
+) -> Result<(crate::store::Entry, crate::task::TaskFile)> {
     let entry = repo.find(id)?;
     if entry.state != State::Pending {
         return Err(Error::Invalid(format!(
@@ -386,7 +307,7 @@ pub fn apply_hand_denials(repo: &LockedRepo<'_>, now: Timestamp) -> Result<Vec<S
         if !path.is_file() {
             continue;
         }
-        let f = repo.read(&crate::repo::Entry {
+        let f = repo.read(&crate::store::Entry {
             id: task.clone(),
             state: State::Pending,
             agent: None,

@@ -3,10 +3,10 @@
 use jiff::Timestamp;
 
 use crate::error::{Error, Result};
-use crate::frontmatter::scalar;
-use crate::names;
+use crate::task::frontmatter::scalar;
+use crate::task::names;
+use crate::task::time::{format_duration, format_ts};
 use crate::task::{Approval, Priority};
-use crate::time::{format_duration, format_ts};
 
 /// What `brain add` knows about a task before it has an id.
 #[derive(Debug, Clone, Default)]

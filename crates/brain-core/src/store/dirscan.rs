@@ -8,7 +8,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::cache::Stamp;
+use crate::store::cache::Stamp;
 
 /// The names in a folder, and the means to stamp each.
 pub struct Listing {

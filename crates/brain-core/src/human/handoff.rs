@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-use crate::names;
-use crate::repo::LockedRepo;
-use crate::templates;
-use crate::time::format_ts;
+use crate::queue::LockedRepo;
+use crate::store::templates;
+use crate::task::names;
+use crate::task::time::format_ts;
 
 /// The path, relative to the root.
 pub const HANDOFF: &str = "context/handoff.md";
@@ -274,7 +274,7 @@ pub fn write(repo: &LockedRepo<'_>, new: &NewHandoff, now: Timestamp) -> Result<
 pub fn read_all(root: &std::path::Path) -> Result<Vec<Handoff>> {
     let text = crate::fsutil::read_text(
         &root.join(HANDOFF),
-        crate::repo::TEXT_LIMIT,
+        crate::store::TEXT_LIMIT,
         "move old sections out of it",
     )?;
     Ok(text.as_deref().map(parse).unwrap_or_default())

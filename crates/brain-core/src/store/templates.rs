@@ -72,10 +72,10 @@ pub const GITIGNORE: &str = "# brain's files for this machine only (lock, caches
 pub const LOCAL_GITIGNORE: &str = "*\n";
 
 /// The example agent `brain init --example` puts in `agents/` (a POSIX shell script).
-pub const EXAMPLE_AGENT_SH: &str = include_str!("../../../examples/agents/example-agent.sh");
+pub const EXAMPLE_AGENT_SH: &str = include_str!("../../../../examples/agents/example-agent.sh");
 
 /// The example agent for Windows (PowerShell).
-pub const EXAMPLE_AGENT_PS1: &str = include_str!("../../../examples/agents/example-agent.ps1");
+pub const EXAMPLE_AGENT_PS1: &str = include_str!("../../../../examples/agents/example-agent.ps1");
 
 /// What `brain init --example` adds to `brain.toml`: the example agent, and `[run] agent`
 /// set to `default_agent`.

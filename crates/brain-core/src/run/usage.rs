@@ -25,8 +25,9 @@ use serde_json::Value;
 
 use crate::config::AgentConfig;
 use crate::error::{Error, Result};
-use crate::repo::{LockedRepo, Repo};
-use crate::time::format_ts;
+use crate::queue::LockedRepo;
+use crate::store::Repo;
+use crate::task::time::format_ts;
 
 /// Where the usage file is, relative to the repo.
 pub const USAGE_FILE: &str = "context/usage.md";

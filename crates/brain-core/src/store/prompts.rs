@@ -15,8 +15,18 @@
 //!
 //! In `answered.md`, whatever follows the `- key: value` lines of an entry is its answer, so a
 //! person who moves an entry there by hand and writes under it has answered it.
+//!
+//! This is the reading side (the queue's claims read approvals here); writing them is
+//! [`crate::human::questions`].
+
+use std::collections::HashMap;
 
 use serde::Serialize;
+
+use crate::error::Result;
+use crate::fsutil;
+use crate::store::Repo;
+use crate::task::State;
 
 /// Whether an entry is a question or an approval request for a gated task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,7 +142,7 @@ fn entry(id: String, body: &[&str], state: QState) -> Question {
 
 /// Every question, open ones first. An entry in `answered.md` wins over the same id still in
 /// `pending.md`.
-pub fn all(pending: &str, answered: &str) -> Vec<Question> {
+pub fn merge(pending: &str, answered: &str) -> Vec<Question> {
     let answered = parse(answered, QState::Answered);
     let mut out: Vec<Question> = parse(pending, QState::Open)
         .into_iter()
@@ -140,6 +150,85 @@ pub fn all(pending: &str, answered: &str) -> Vec<Question> {
         .collect();
     out.extend(answered);
     out
+}
+
+/// `prompts/pending.md`, relative to the root.
+pub const PENDING: &str = "prompts/pending.md";
+
+/// `prompts/answered.md`, relative to the root.
+pub const ANSWERED: &str = "prompts/answered.md";
+
+pub(crate) fn read(repo: &Repo, rel: &str, default: &str) -> Result<String> {
+    let path = repo.root().join(rel);
+    Ok(fsutil::read_text(
+        &path,
+        crate::store::TEXT_LIMIT,
+        "move old entries out of it",
+    )?
+    .unwrap_or_else(|| default.to_string()))
+}
+
+/// Every question in both files (a missing file has none).
+pub fn read_all(repo: &Repo) -> Result<Vec<Question>> {
+    Ok(merge(&read(repo, PENDING, "")?, &read(repo, ANSWERED, "")?))
+}
+
+/// Whether an answer to an approval request says yes (`Some(true)`), no (`Some(false)`), or
+/// neither (then the task stays gated, and `brain status` and `doctor` say so).
+pub fn verdict(answer: &str) -> Option<bool> {
+    let lower = answer.to_lowercase();
+    let mut words = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    let second = words.next().unwrap_or_default();
+    match (first, second) {
+        ("do" | "please", "not" | "don't") => Some(false),
+        (
+            "yes" | "y" | "yep" | "yeah" | "yup" | "approve" | "approved" | "ok" | "okay" | "go"
+            | "lgtm" | "sure" | "granted" | "fine" | "allowed" | "accept" | "accepted",
+            _,
+        ) => Some(true),
+        (
+            "no" | "n" | "nope" | "nah" | "not" | "deny" | "denied" | "reject" | "rejected"
+            | "don't" | "dont" | "stop" | "never" | "decline" | "declined" | "refuse" | "refused"
+            | "cancel" | "cancelled" | "canceled" | "negative",
+            _,
+        ) => Some(false),
+        _ => None,
+    }
+}
+
+/// Approval requests answered in `prompts/answered.md` with something brain reads as neither
+/// yes nor no, for gated tasks still waiting: one sentence each, saying what to do.
+pub fn reading_warnings(repo: &Repo) -> Result<Vec<String>> {
+    let answered = parse(&read(repo, ANSWERED, "")?, QState::Answered);
+    let mut out = Vec::new();
+    for q in answered.iter().filter(|q| q.kind == Kind::Approval) {
+        let (Some(task), Some(ans)) = (&q.task, &q.answer) else {
+            continue;
+        };
+        if verdict(ans).is_some() || !repo.task_path(State::Pending, task, None).is_file() {
+            continue;
+        }
+        let first = ans.lines().next().unwrap_or_default();
+        out.push(format!(
+            "{}: the answer to the approval request for {task} (`{first}`) reads as neither yes nor no, so {task} stays gated; start the answer with yes or no, or run `brain approve {task}` or `brain deny {task} --reason …`",
+            q.id
+        ));
+    }
+    Ok(out)
+}
+
+/// Approval answers by task: `true` approved, `false` denied (from `answered.md`, where a person
+/// may have answered by hand).
+pub fn approvals(repo: &Repo) -> Result<HashMap<String, bool>> {
+    let answered = parse(&read(repo, ANSWERED, "")?, QState::Answered);
+    Ok(answered
+        .into_iter()
+        .filter(|q| q.kind == Kind::Approval)
+        .filter_map(|q| Some((q.task?, verdict(q.answer.as_deref()?)?)))
+        .collect())
 }
 
 #[cfg(test)]
@@ -151,7 +240,7 @@ mod tests {
         let pending = "# Pending questions\n\nintro\n\n## q-2026-01-31-001\n\nWhere is the vault?\n\n- from: claude-code\n- asked: 2026-01-31T02:40:00Z\n- task: task-2026-01-31-001\n\n## q-2026-01-31-002\n\nApprove?\n\n- kind: approval\n";
         let answered =
             "# Answered\n\n## q-2026-01-31-002\n\nApprove?\n\n- kind: approval\n\nyes, go ahead\n";
-        let qs = all(pending, answered);
+        let qs = merge(pending, answered);
         assert_eq!(qs.len(), 2);
         assert_eq!(qs[0].id, "q-2026-01-31-001");
         assert_eq!(qs[0].text, "Where is the vault?");

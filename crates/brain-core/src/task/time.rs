@@ -113,6 +113,20 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     Ok(total)
 }
 
+/// `1h12m`-style age of a number of seconds, for a person: seconds under a minute, minutes
+/// above; "in the future" for a negative one.
+pub fn format_age(secs: i64) -> String {
+    if secs < 0 {
+        return "in the future".into();
+    }
+    let secs = secs as u64;
+    if secs < 60 {
+        return format!("{secs}s");
+    }
+    // Minutes are precise enough for a person.
+    format_duration(secs - secs % 60)
+}
+
 /// Formats seconds compactly: `1h30m`, `90s` stays `1m30s`, `2h`.
 pub fn format_duration(secs: u64) -> String {
     if secs == 0 {

@@ -1,0 +1,31 @@
+//! The queue: the guard that alone can change it, and its transitions (SPEC §3).
+//!
+//! - `txn`: [`Repo::transact`](crate::store::Repo::transact), the one way in: lock, recover,
+//!   the section, commit, push, retry when overtaken; what the section said comes back.
+//! - `locked`: [`LockedRepo`], the guard: the queue lock, what a section touched and commits
+//!   (with `journal`), the claims in `active/`, new tasks; `write`: its writes, which never
+//!   lose a change someone else makes to the same file.
+//! - `claim`, `settle` (heartbeat, done, fail, release), `moves` (between folders, reclaim),
+//!   `recover` (what killed processes and hand moves left).
+//! - `remote`: the git remote as arbiter (catch up, publish, roll back); `active`:
+//!   `context/active-agent.md`.
+//!
+//! Uses `store`, `task`, `git`, `config` and `fsutil`; never the human channels or the run.
+
+pub mod active;
+pub mod claim;
+mod journal;
+pub mod locked;
+pub mod moves;
+pub mod recover;
+pub mod remote;
+pub mod settle;
+pub mod txn;
+pub mod write;
+
+pub use claim::{Blocked, CLAIMING, Claimant, Claimed, Token, Unattended, blocked, gate_open};
+pub use locked::{LockedRepo, Prepared};
+pub use moves::Reclaimed;
+pub use recover::{is_hand_claim, unfinished_move};
+pub use settle::{Conflict, Lost, Moved, Refused, heartbeat_window};
+pub use txn::{Kind, Transaction};

@@ -1,0 +1,103 @@
+//! What a run reports as it goes: each [`Event`] is also a line of the day's log
+//! (`logs/YYYY-MM-DD-overnight.log`), which the runner writes; a front end shows the events
+//! (the CLI prints their lines; the board will show them live).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::error::{IoContext, Result};
+use crate::store::Repo;
+
+/// How a task's session ended, as far as the run is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ended {
+    /// The agent succeeded: the task is done.
+    Done,
+    /// The agent settled the task itself under its claim (done, fail, release).
+    ByItself,
+    /// The agent failed: the task failed (back to pending while attempts remain).
+    Failed,
+    /// The timeout stopped it.
+    TimedOut,
+    /// The run was interrupted (Ctrl-C, SIGTERM): released back to pending.
+    Interrupted,
+    /// The claim was lost meanwhile (reclaimed, or another agent's).
+    Lost,
+}
+
+/// What happened, with its log line.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum What {
+    /// The run started.
+    Started,
+    /// A stale claim went back to pending (or to failed).
+    Reclaimed { id: String },
+    /// A task was claimed for the agent.
+    Claimed { id: String, attempt: u32 },
+    /// A usage limit of brain.toml stops new sessions.
+    LimitReached,
+    /// The agent's command could not be started (the run stops; the task was released).
+    LaunchFailed { id: String },
+    /// A heartbeat failed (the remote is down, say); the agent goes on.
+    HeartbeatFailed { id: String },
+    /// The claim was lost while the agent worked; the agent is stopped.
+    ClaimLost { id: String },
+    /// A task's session ended.
+    Ended { id: String, how: Ended },
+    /// The run failed, and this running task was stopped.
+    Aborted { id: String },
+    /// Something a locked section of the run said (a recovery, a task skipped).
+    Note,
+    /// The run ended.
+    Completed,
+}
+
+/// One event of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    #[serde(flatten)]
+    pub what: What,
+    /// Its line in the day's log (notes are not logged).
+    pub line: String,
+}
+
+/// The day's log, `logs/YYYY-MM-DD-overnight.log` (UTC date of the run's start).
+#[derive(Debug)]
+pub struct RunLog {
+    pub path: PathBuf,
+}
+
+impl RunLog {
+    pub fn new(repo: &Repo, started: Timestamp) -> RunLog {
+        RunLog {
+            path: repo
+                .root()
+                .join("logs")
+                .join(format!("{}-overnight.log", started.strftime("%Y-%m-%d"))),
+        }
+    }
+
+    /// Appends a line.
+    pub fn line(&self, text: &str) -> Result<()> {
+        append(&self.path, text)
+    }
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).at("creating", dir)?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .at("opening", path)?;
+    writeln!(f, "{text}").at("writing", path)?;
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! One running agent of a run: claiming its task (after the usage limits), starting its
+//! command on it, and renewing its claim while it works.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::error::{Error, IoContext, Result};
+use crate::queue::{Claimant, Claimed, Moved, Refused, Token, Unattended};
+use crate::run::event::What;
+use crate::run::process::{self, Tree};
+use crate::run::prompt::{build_prompt, command_line, prompt_file};
+use crate::run::runner::Runner;
+use crate::run::usage::Usage;
+use crate::store::{Entry, OUTPUTS_DIR};
+use crate::task::State;
+
+/// A running agent.
+pub(super) struct Slot {
+    pub(super) claim: Claimed,
+    pub(super) tree: Tree,
+    pub(super) started: Instant,
+    pub(super) started_at: Timestamp,
+    pub(super) deadline: Instant,
+    pub(super) timeout: u64,
+    pub(super) next_heartbeat: Instant,
+    /// When the polite stop was sent: the hard stop follows after the grace period.
+    pub(super) stopping: Option<(Instant, Stop)>,
+    pub(super) output: PathBuf,
+    pub(super) prompt_chars: usize,
+}
+
+/// Why an agent was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stop {
+    Timeout,
+    Interrupted,
+    Lost,
+}
+
+/// The start of the mark every agent process of this run carries (see [`process::MARK`]).
+fn run_mark() -> String {
+    format!("{}-", std::process::id())
+}
+
+/// What a finished wait thread reports: the slot's claim token and how the agent exited.
+pub(super) type Exited = (String, std::io::Result<std::process::ExitStatus>);
+
+impl Runner<'_> {
+    /// Claims the next task and starts the agent on it; `None` when nothing is left to do.
+    pub(super) fn start_one(
+        &mut self,
+        tx: &mpsc::Sender<Exited>,
+        beat_every: Duration,
+    ) -> Result<Option<Slot>> {
+        let now = self.now();
+        let agent = self.agent.clone();
+        // Limits first: a session that may not start must not claim.
+        let usage = Usage::load(self.repo)?;
+        if let Some(why) = usage.limit_reached(&agent, &self.config, now) {
+            let already = usage.today(&agent, now).warning.as_deref() == Some(why.as_str());
+            if !already {
+                self.transact(now, |l| {
+                    let mut u = Usage::load(l)?;
+                    u.set_warning(&agent, now, Some(why.clone()));
+                    u.save(l, now)?;
+                    l.commit_point(&format!("usage: {agent} reached its daily limit"))
+                })?;
+            }
+            let line = format!("{} usage limit: {why}", self.stamp());
+            self.emit(What::LimitReached, line)?;
+            return Ok(None);
+        }
+        // A task this run already tried waits for the next run.
+        let filter = Unattended {
+            only: true,
+            skip: self.tried.clone(),
+        };
+        let claimed = self.transact(now, |l| l.claim_for(None, &agent, &[], None, &filter, now))?;
+        let Ok(claim) = claimed else {
+            return Ok(None);
+        };
+        self.tried.push(claim.id.clone());
+        self.tally.started += 1;
+        let line = format!(
+            "{} claimed {} (attempt {}): {}",
+            self.stamp(),
+            claim.id,
+            claim.attempt,
+            claim.title
+        );
+        self.emit(
+            What::Claimed {
+                id: claim.id.clone(),
+                attempt: claim.attempt,
+            },
+            line,
+        )?;
+        let (mut child, tree, output, prompt_chars, timeout) = match self.launch(&claim) {
+            Ok(launched) => launched,
+            Err(e) => {
+                // Nothing ran: give the task back (the attempt does not count) and stop the
+                // run, since the next task would meet the same problem.
+                // Lost meanwhile is fine too: either way the task is not ours to run.
+                let _ = self.give_back(&claim)?;
+                let line = format!("{} {e}; {} released", self.stamp(), claim.id);
+                self.emit(
+                    What::LaunchFailed {
+                        id: claim.id.clone(),
+                    },
+                    line,
+                )?;
+                return Err(e);
+            }
+        };
+        let token = claim.token.clone();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let _ = tx.send((token, status));
+        });
+        let started = Instant::now();
+        Ok(Some(Slot {
+            claim,
+            tree,
+            started,
+            started_at: now,
+            deadline: started + Duration::from_secs(timeout),
+            timeout,
+            next_heartbeat: started + beat_every,
+            stopping: None,
+            output,
+            prompt_chars,
+        }))
+    }
+
+    /// Builds the prompt and the output file for `claim` and starts the agent on it.
+    #[allow(clippy::type_complexity)]
+    fn launch(&self, claim: &Claimed) -> Result<(std::process::Child, Tree, PathBuf, usize, u64)> {
+        let agent = &self.agent;
+        let task = self.repo.read(&Entry {
+            id: claim.id.clone(),
+            state: State::Active,
+            agent: Some(agent.to_string()),
+            path: claim.path.clone(),
+        })?;
+        let timeout = task
+            .task
+            .meta
+            .timeout
+            .unwrap_or(self.repo.config().run.timeout)
+            .max(1);
+        let text = build_prompt(self.repo, agent, &self.prompt, &claim.path)?;
+        let prompt_file = prompt_file(self.repo, &claim.token);
+        if let Some(dir) = prompt_file.parent() {
+            fs::create_dir_all(dir).at("creating", dir)?;
+        }
+        fs::write(&prompt_file, &text).at("writing", &prompt_file)?;
+        let out_dir = self.repo.root().join(OUTPUTS_DIR);
+        fs::create_dir_all(&out_dir).at("creating", &out_dir)?;
+        let output = out_dir.join(format!("{}.log", claim.token));
+        let out_file = fs::File::create(&output).at("creating", &output)?;
+        let err_file = out_file.try_clone().at("opening", &output)?;
+        let argv = command_line(
+            &self.config.command,
+            &text,
+            &prompt_file,
+            &claim.path,
+            &claim.id,
+            self.repo.root(),
+        );
+        let mut cmd = std::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .current_dir(self.repo.root())
+            .env("BRAIN_REPO", self.repo.root())
+            .env("BRAIN_AGENT", agent)
+            .env("BRAIN_TASK", &claim.id)
+            .env("BRAIN_TOKEN", &claim.token)
+            .stdin(std::process::Stdio::null())
+            .stdout(out_file)
+            .stderr(err_file);
+        let mark = format!("{}{}", run_mark(), claim.token);
+        let (child, tree) = process::spawn(cmd, &mark).map_err(|e| {
+            Error::Invalid(format!(
+                "cannot start `{}` for {agent}: {e}; check `command` under [agents.{agent}] in brain.toml",
+                argv[0]
+            ))
+        })?;
+        Ok((child, tree, output, text.chars().count(), timeout))
+    }
+
+    /// Releases `claim`'s task back to pending (the attempt does not count).
+    pub(super) fn give_back(
+        &mut self,
+        claim: &Claimed,
+    ) -> Result<std::result::Result<Moved, Refused>> {
+        let who = self.claimant(claim)?;
+        let now = self.now();
+        self.transact(now, |l| l.release(&claim.id, &who, now))
+    }
+
+    pub(super) fn claimant(&self, claim: &Claimed) -> Result<Claimant> {
+        Ok(Claimant {
+            agent: Some(self.agent.clone()),
+            token: Some(Token::parse(&claim.token)?),
+        })
+    }
+
+    /// Renews the claim; `false` when it is no longer ours.
+    pub(super) fn heartbeat(&mut self, s: &Slot) -> Result<bool> {
+        let who = self.claimant(&s.claim)?;
+        let now = self.now();
+        let id = s.claim.id.clone();
+        match self.transact(now, |l| l.heartbeat(&who, Some(&id), now)) {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(lost)) => {
+                let line = format!(
+                    "{} lost the claim of {}: {}; stopping the agent",
+                    self.stamp(),
+                    id,
+                    lost.reason
+                );
+                self.emit(What::ClaimLost { id }, line)?;
+                Ok(false)
+            }
+            // A heartbeat that fails (the remote is down) is not a reason to stop working.
+            Err(e) => {
+                let line = format!("{} heartbeat of {id} failed: {e}", self.stamp());
+                self.emit(What::HeartbeatFailed { id }, line)?;
+                Ok(true)
+            }
+        }
+    }
+}
