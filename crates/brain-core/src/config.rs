@@ -25,6 +25,74 @@ pub struct Config {
     pub git: GitConfig,
     #[serde(default)]
     pub run: RunConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
+}
+
+/// When a kind of event is sent (`[notify]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum When {
+    /// As it happens.
+    Immediate,
+    /// In one message at the end of the run, with the morning review.
+    Morning,
+    /// Never.
+    Off,
+}
+
+/// `[notify]`: tell the person what a run met, through a command and/or an HTTP POST.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// A command (an argument list, never a shell) that gets each message as JSON on stdin.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// A URL to POST each message to, ntfy-style: the text as the body, `Title` and `Tags`
+    /// headers (`https://ntfy.sh/my-topic`; `https://` needs `curl`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How long a notifier may take before it is stopped (`"10s"`); it never holds up the run.
+    #[serde(default = "default_notify_timeout", deserialize_with = "duration")]
+    pub timeout: u64,
+    /// A question or an approval waits for the person.
+    #[serde(default = "morning")]
+    pub question: When,
+    /// A task failed for good (no attempts left).
+    #[serde(default = "morning")]
+    pub failed: When,
+    /// The plan's usage limit was hit (with its reset time).
+    #[serde(default = "immediate")]
+    pub limit: When,
+    /// The run finished (its summary).
+    #[serde(default = "morning")]
+    pub run: When,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            command: Vec::new(),
+            url: None,
+            timeout: default_notify_timeout(),
+            question: When::Morning,
+            failed: When::Morning,
+            limit: When::Immediate,
+            run: When::Morning,
+        }
+    }
+}
+
+fn default_notify_timeout() -> u64 {
+    10
+}
+
+fn morning() -> When {
+    When::Morning
+}
+
+fn immediate() -> When {
+    When::Immediate
 }
 
 /// `[run]`: the scheduled run (`brain run`, `brain schedule`, `brain daemon`).
@@ -217,6 +285,20 @@ pub struct AgentConfig {
     /// tokens today (UTC; counted from what the agent reported, else estimated).
     #[serde(default)]
     pub max_tokens_per_day: Option<u64>,
+    /// The `{max_turns}` of a task that sets no `max_turns`.
+    #[serde(default)]
+    pub max_turns: Option<u32>,
+    /// The `{max_budget_usd}` of a task that sets no `max_budget_usd`.
+    #[serde(default)]
+    pub max_budget_usd: Option<f64>,
+    /// A session that ended well but was denied tool uses (Claude Code's
+    /// `permission_denials`) still completes its task; by default the task fails with them.
+    #[serde(default)]
+    pub accept_denials: bool,
+    /// After a usage limit, the task's next attempt resumes the session the limit cut short
+    /// (Claude Code's `--resume <session_id>`, added to the command).
+    #[serde(default)]
+    pub resume: bool,
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
@@ -236,6 +318,34 @@ impl Config {
                 path: path.to_path_buf(),
                 message: format!("[agents.{name}]: {e}"),
             })?;
+        }
+        for (name, a) in &config.agents {
+            if a.max_turns == Some(0) {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!("[agents.{name}] max_turns must be at least 1"),
+                });
+            }
+            if a.max_budget_usd
+                .is_some_and(|b| !(b > 0.0 && b.is_finite()))
+            {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "[agents.{name}] max_budget_usd must be a number of US dollars above 0, like 2.5"
+                    ),
+                });
+            }
+        }
+        if let Some(url) = &config.notify.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[notify] url = \"{url}\" is not an http:// or https:// URL (like https://ntfy.sh/my-topic)"
+                ),
+            });
         }
         if config.queue.max_attempts == 0 {
             return Err(Error::Config {
@@ -283,7 +393,23 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("line {line}: {msg}")
+            // Which setting: the key on that line, and its table.
+            let here = text.lines().nth(line - 1).unwrap_or_default();
+            let key = here
+                .split_once('=')
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && !k.starts_with('[') && !msg.contains(k));
+            let table = text
+                .lines()
+                .take(line)
+                .map(str::trim)
+                .filter(|l| l.starts_with('['))
+                .last();
+            match (key, table) {
+                (Some(k), Some(t)) => format!("line {line} (`{k}` in {t}): {msg}"),
+                (Some(k), None) => format!("line {line} (`{k}`): {msg}"),
+                _ => format!("line {line}: {msg}"),
+            }
         }
         None => msg,
     }
@@ -302,14 +428,34 @@ max_attempts = 3
 
 # One table per agent. `capabilities` must cover a task's `requires` for the agent to claim it.
 # `command` is an argument list that `brain run` starts (never through a shell); it may use
-# {prompt}, {prompt_file}, {task_file}, {task_id} and {repo}.
+# {prompt}, {prompt_file}, {task_file}, {task_id}, {repo}, {max_turns} and {max_budget_usd}
+# (an argument that is only {max_turns} or {max_budget_usd} is left out, with the flag before
+# it, when neither the task nor this table sets one).
+#
+# Claude Code runs headless with the narrowest permissions that let it do a task: it may edit
+# files inside this repo (--permission-mode acceptEdits) and run `brain ask`, `brain handoff`,
+# `brain done` and `brain fail` (--allowedTools), nothing else. A tool use it is denied makes
+# the task fail with the denied tools listed, so you see what to allow. To widen, add to
+# --allowedTools, e.g. "Bash(brain ask:*),...,Bash(npm test:*),WebFetch".
 [agents.claude-code]
 capabilities = ["code_execution", "file_access"]
-command = ["claude", "-p", "{prompt}", "--output-format", "json"]
+command = [
+  "claude", "-p", "{prompt}", "--output-format", "json",
+  "--permission-mode", "acceptEdits",
+  "--allowedTools", "Bash(brain ask:*),Bash(brain handoff:*),Bash(brain done:*),Bash(brain fail:*)",
+  "--max-turns", "{max_turns}", "--max-budget-usd", "{max_budget_usd}",
+]
 prompt = "agents/overnight.md"
 # brain run starts no new session for this agent once a limit is reached today (UTC):
 # max_sessions_per_day = 20
 # max_tokens_per_day = 5000000
+# The caps of a task that sets no max_turns / max_budget_usd of its own:
+# max_turns = 50
+# max_budget_usd = 5.0
+# A session that was denied tool uses still completes its task (default: it fails):
+# accept_denials = false
+# After a usage limit, the next attempt resumes the session the limit cut short:
+# resume = false
 
 # [agents.claude-desktop]
 # capabilities = ["file_access"]
@@ -344,6 +490,20 @@ heartbeat_every = "10m"
 # it can hold a secret an agent printed.
 # commit_output = "summary"
 # max_committed_output = "1MiB"
+
+# Tell the person what a run met: a command (an argument list; the message is JSON on its
+# stdin) and/or an HTTP POST (ntfy-style; https:// needs curl). Each kind of event is sent
+# "immediate"ly, in one message at the end of the run ("morning", with the morning review in
+# logs/), or "off". A notifier that fails or hangs is stopped after `timeout` and logged; the
+# run goes on.
+# [notify]
+# command = ["notify-send-brain"]
+# url = "https://ntfy.sh/my-brain-topic"
+# timeout = "10s"
+# question = "morning"     # a question or approval waits for you
+# failed = "morning"       # a task failed for good
+# limit = "immediate"      # the plan's usage limit was hit (with when it resets)
+# run = "morning"          # the run's summary
 "#;
 
 #[cfg(test)]

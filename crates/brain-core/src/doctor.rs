@@ -53,6 +53,8 @@ pub enum Check {
     /// Something in a task file or in prompts/ that brain reads differently than a person
     /// might expect (a misspelt field, an answer that is neither yes nor no).
     Reading,
+    /// A usage file in context/ that cannot be read: usage is not recorded there.
+    Usage,
 }
 
 /// How much a finding matters.
@@ -80,10 +82,12 @@ pub const OWN_PATHS: &[&str] = &[
     "context/active-agent.md",
     "context/handoff.md",
     "context/usage.md",
+    "context/usage",
     "prompts/pending.md",
     "prompts/answered.md",
     "logs/runs",
     ":(glob)logs/*-overnight.log",
+    ":(glob)logs/*-review.md",
     // brain's temporary files are reported (and removed) as such, not as changes.
     ":(exclude,glob)**/.*.brain-tmp.*",
 ];
@@ -387,6 +391,10 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             root.join(crate::store::prompts::ANSWERED),
             w,
         );
+    }
+    let (_, usage_problems) = crate::usage::MachineUsage::load_all(&root);
+    for p in usage_problems {
+        report.warn(Check::Usage, root.join(crate::usage::MACHINES_DIR), p);
     }
     for entries in seen.into_values().filter(|e| e.len() > 1) {
         duplicates(repo, &entries, fix, now, &mut report)?;

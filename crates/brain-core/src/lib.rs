@@ -13,6 +13,7 @@
 //! - [`queue`]: the guard and the transitions, and [`Repo::transact`], the one way to change
 //!   the queue;
 //! - [`human`]: questions, approvals, handoffs;
+//! - [`usage`]: what the agents used, the limits they met, Claude Code's transcripts;
 //! - [`run`]: the overnight run;
 //! - [`ops`], [`status`], [`doctor`], [`init`]: what a front end calls.
 
@@ -29,6 +30,7 @@ pub mod run;
 pub mod status;
 pub mod store;
 pub mod task;
+pub mod usage;
 
 pub use config::Config;
 

@@ -49,6 +49,19 @@ pub struct Status {
     pub warnings: Vec<String>,
     /// How this copy stands against the remote (`[git] remote`), if there is one.
     pub remote: Option<RemoteStatus>,
+    /// The plan limits that hold now (no new session for that agent on that machine before
+    /// `until`), from `context/usage/`.
+    pub limits: Vec<HeldLimit>,
+}
+
+/// A plan limit that holds now.
+#[derive(Debug, Serialize)]
+pub struct HeldLimit {
+    pub agent: String,
+    pub machine: String,
+    pub kind: String,
+    pub until: String,
+    pub message: String,
 }
 
 /// This copy against the remote branch.
@@ -187,9 +200,30 @@ pub fn status(repo: &Repo, now: Timestamp, fetch: bool) -> Result<(Status, Vec<c
             problems: scan.problems.len(),
             warnings,
             remote: remote_status(repo, fetch)?,
+            limits: held_limits(repo, now),
         },
         scan.problems,
     ))
+}
+
+/// The plan limits recorded in `context/usage/` that hold at `now`.
+pub fn held_limits(repo: &Repo, now: Timestamp) -> Vec<HeldLimit> {
+    let (machines, _) = crate::usage::MachineUsage::load_all(repo.root());
+    let mut out = Vec::new();
+    for m in machines {
+        for (agent, u) in &m.agents {
+            if let Some(l) = u.limit.as_ref().filter(|l| l.holds(now)) {
+                out.push(HeldLimit {
+                    agent: agent.clone(),
+                    machine: m.machine.clone(),
+                    kind: l.limit.kind.clone(),
+                    until: format_ts(l.until),
+                    message: l.limit.message.clone(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// One task as `brain list --json` (and every front end that lists tasks) shows it.

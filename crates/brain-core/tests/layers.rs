@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["queue"],
     &["human"],
+    &["usage"],
     &["run"],
     &["status", "init", "doctor", "ops"],
 ];

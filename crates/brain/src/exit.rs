@@ -19,6 +19,15 @@ pub const UNHEALTHY: u8 = 5;
 /// changed. Try again later.
 pub const OFFLINE: u8 = 6;
 
+/// `brain run`: the plan's usage limit was hit (or still holds): the tasks it cut short went
+/// back to pending without spending an attempt, and nothing more was started. The message
+/// says when it resets; `brain run --wait` waits for that instead.
+pub const USAGE_LIMIT: u8 = 7;
+/// `brain run`: the agent cannot work at all (its program is not found, it is not logged in,
+/// it cannot reach its API). Its task went back to pending without spending an attempt and the
+/// run stopped; the message says what to fix.
+pub const AGENT_BROKEN: u8 = 8;
+
 /// An error that carries its own exit code (the message may be empty when everything was said).
 #[derive(Debug)]
 pub struct Exit {

@@ -42,7 +42,13 @@ pub fn tmp_path_for(target: &Path) -> PathBuf {
 /// Whether `program` is a file in a folder on PATH (`program.exe`, `.cmd` or `.bat` on
 /// Windows), found without running it.
 pub fn on_path(program: &str) -> bool {
-    let names: Vec<String> = if cfg!(windows) {
+    std::env::var_os("PATH").is_some_and(|path| find_on(program, &path).is_some())
+}
+
+/// Where `program` is in the folders of `path` (a PATH value): the first file named it
+/// (`program.exe`, `.cmd` or `.bat` on Windows, unless it has an extension already).
+pub fn find_on(program: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+    let names: Vec<String> = if cfg!(windows) && Path::new(program).extension().is_none() {
         ["exe", "cmd", "bat"]
             .iter()
             .map(|e| format!("{program}.{e}"))
@@ -50,9 +56,9 @@ pub fn on_path(program: &str) -> bool {
     } else {
         vec![program.to_string()]
     };
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
-    })
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .find_map(|dir| names.iter().map(|n| dir.join(n)).find(|p| p.is_file()))
 }
 
 /// Writes `data` to a new temporary file next to `target` and fsyncs it. The caller renames it.

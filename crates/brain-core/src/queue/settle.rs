@@ -486,17 +486,33 @@ impl LockedRepo<'_> {
         who: &Claimant,
         now: Timestamp,
     ) -> Result<std::result::Result<Moved, Refused>> {
+        self.release_with(id, who, "", &[], now)
+    }
+
+    /// [`LockedRepo::release`] that says why (`reason`, a `- reason:` line and the text under
+    /// the section) with more `- key: value` lines in the `## Released` section.
+    pub fn release_with(
+        &self,
+        id: &str,
+        who: &Claimant,
+        reason: &str,
+        extra: &[(&str, String)],
+        now: Timestamp,
+    ) -> Result<std::result::Result<Moved, Refused>> {
         let mut f = match self.own_claim(id, who, "release", "", now)? {
             Own::Current(f) => f,
             Own::Settled(f) => return self.repeated(f, who, "release", "", now),
             Own::Lost(lost) => return Ok(Err(Refused::Lost(lost))),
         };
         let agent = f.task.claimant().unwrap_or_default();
-        f.append_body(&section(
-            "Released",
-            &[("agent", agent.clone()), ("at", format_ts(now))],
-            "",
-        ));
+        let mut items = vec![("agent", agent.clone()), ("at", format_ts(now))];
+        let first = reason.lines().next().unwrap_or_default().trim();
+        if !first.is_empty() {
+            items.push(("reason", first.to_string()));
+        }
+        items.extend(extra.iter().cloned());
+        let rest = reason.split_once('\n').map_or("", |(_, r)| r.trim());
+        f.append_body(&section("Released", &items, rest));
         f.set(
             "attempt",
             FieldValue::Int(u64::from(f.task.meta.attempt.saturating_sub(1))),

@@ -10,6 +10,14 @@ use crate::run::event::What;
 use crate::run::process;
 use crate::run::runner::{Options, Outcome, Runner};
 use crate::run::slot::{Exited, Slot, Stop};
+use std::path::PathBuf;
+
+use crate::fsutil;
+use crate::run::{notify, review};
+use crate::task::time::format_ts;
+use crate::usage::import::Totals;
+use crate::usage::report;
+use crate::usage::{LimitHit, MachineUsage};
 
 impl Runner<'_> {
     /// Runs until nothing eligible is left, `max_tasks` were started, a limit stops new
@@ -35,11 +43,43 @@ impl Runner<'_> {
             }
         );
         self.emit(What::Started, line)?;
+        // Questions open before the run are not news.
+        self.known_questions = crate::store::prompts::read_all(self.repo)?
+            .into_iter()
+            .filter(|q| q.state == crate::store::prompts::QState::Open)
+            .map(|q| q.id)
+            .collect();
+        let now = self.now();
+        let recorded = match MachineUsage::load(self.repo, &self.machine) {
+            Ok(u) => u.active_limit(&self.agent, now).cloned(),
+            Err(e) => {
+                self.emit(What::Note, format!("usage not read: {e}"))?;
+                None
+            }
+        };
+        if let Some(hit) = recorded {
+            let line = format!(
+                "{} {} hit {} at {}: no new session before {}",
+                self.stamp(),
+                self.agent,
+                hit.limit.describe(),
+                format_ts(hit.hit_at),
+                format_ts(hit.until)
+            );
+            self.emit(
+                What::PlanLimit {
+                    id: None,
+                    until: format_ts(hit.until),
+                },
+                line,
+            )?;
+            self.limit = Some(hit);
+        }
         let result = self.go(options);
         // Nothing an agent started outlives the run.
         process::stop_leftovers();
         let t = &self.tally;
-        let summary = format!(
+        let mut summary = format!(
             "Completed at {}: {} finished, {} failed, {} timed out, {} interrupted, {} lost",
             self.stamp(),
             t.finished,
@@ -48,18 +88,65 @@ impl Runner<'_> {
             t.interrupted,
             t.lost
         );
-        self.emit(What::Completed, summary)?;
-        // The log's last lines belong to no transition: commit them on their own.
-        let (log, agent) = (self.log.path.clone(), self.agent.clone());
+        if t.limited > 0 {
+            summary.push_str(&format!(", {} waiting for the usage limit", t.limited));
+        }
+        if t.broken > 0 {
+            summary.push_str(&format!(
+                ", {} released because the agent cannot work",
+                t.broken
+            ));
+        }
+        self.emit(What::Completed, summary.clone())?;
+        let (review, totals) = self.morning(options);
+        self.notify(
+            notify::Kind::Run,
+            format!("brain: the run of {} finished", self.agent),
+            summary,
+            None,
+            None,
+        )?;
         let now = self.now();
+        let rel = review.as_ref().map(|p| {
+            p.strip_prefix(self.repo.root())
+                .unwrap_or(p)
+                .display()
+                .to_string()
+        });
+        for e in self.notifier.finish(rel, now) {
+            let line = format!("{} {e}", self.stamp());
+            self.emit(What::NotifyFailed, line)?;
+        }
+        // The log's last lines and the review belong to no transition: committed on their
+        // own, with the night's usage from the transcripts.
+        let (log, agent, machine) = (
+            self.log.path.clone(),
+            self.agent.clone(),
+            self.machine.clone(),
+        );
+        let tz = jiff::tz::TimeZone::system();
         self.transact(now, |l| {
             l.touch(&log);
-            l.commit_point(&format!("run: log of {agent}'s run"))
+            if let Some(r) = &review {
+                l.touch(r);
+            }
+            let imported = match &totals {
+                Some(t) => report::record_import(l, &machine, t, &tz, now)?,
+                None => false,
+            };
+            if !imported {
+                // The sessions of the run, summed over the machines, for what agents read.
+                crate::usage::summary::write(l, now)?;
+            }
+            l.commit_point(&format!("run: log and review of {agent}'s run"))
         })?;
         result?;
         Ok(Outcome {
             tally: self.tally.clone(),
             interrupted: self.stop.load(Ordering::SeqCst),
+            limit: self.limit.clone(),
+            broken: self.broken.clone(),
+            log: self.log.path.clone(),
         })
     }
 
@@ -87,6 +174,99 @@ impl Runner<'_> {
             self.abort(running, grace);
         }
         result
+    }
+
+    /// The end of a run: the night's usage from Claude Code's transcripts (when the front end
+    /// gave their roots) and the morning review, `logs/YYYY-MM-DD-review.md`, of the day's
+    /// runs. Neither is a reason for the run to fail: what goes wrong is logged.
+    fn morning(&mut self, options: &Options) -> (Option<PathBuf>, Option<Totals>) {
+        let tz = jiff::tz::TimeZone::system();
+        let now = self.now();
+        let mut problems = Vec::new();
+        let totals = if options.transcripts.is_empty() {
+            None
+        } else {
+            match report::import_transcripts(self.repo, &options.transcripts, &tz) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.push(format!("importing Claude Code's transcripts failed: {e}"));
+                    None
+                }
+            }
+        };
+        let usage = report::report(
+            self.repo,
+            &self.machine,
+            totals.as_ref().map(|t| (options.transcripts.as_slice(), t)),
+            &tz,
+            now,
+        )
+        .map_err(|e| problems.push(format!("reading usage failed: {e}")))
+        .ok();
+        let since = review::first_run_of_day(&self.log.path).unwrap_or(self.started);
+        let path = review::review_path(self.repo, self.started);
+        let written = review::review(self.repo, since, now, Some(&self.agent), usage)
+            .and_then(|r| fsutil::write_atomic_nosync(&path, r.render().as_bytes()));
+        let review = match written {
+            Ok(()) => {
+                let rel = path
+                    .strip_prefix(self.repo.root())
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                let _ = self.emit(
+                    What::Reviewed,
+                    format!("{} the morning review is in {rel}", self.stamp()),
+                );
+                Some(path)
+            }
+            Err(e) => {
+                problems.push(format!("writing the morning review failed: {e}"));
+                None
+            }
+        };
+        for p in problems {
+            let line = format!("{} {p}", self.stamp());
+            let _ = self.emit(What::Note, line.clone());
+            let _ = self.log.line(&line);
+        }
+        (review, totals)
+    }
+
+    /// With `--wait` (and the reset before `--until`), when to carry on after `hit`; `None`
+    /// when the run is to start nothing more.
+    fn wait_for(&mut self, hit: &LimitHit, options: &Options) -> Result<Option<Instant>> {
+        if !options.wait {
+            return Ok(None);
+        }
+        let until = format_ts(hit.until);
+        if let Some(u) = options.until
+            && hit.until > u
+        {
+            let line = format!(
+                "{} {} resets at {until}, after --until {}: not waiting",
+                self.stamp(),
+                hit.limit.describe(),
+                format_ts(u)
+            );
+            self.emit(What::Note, line)?;
+            return Ok(None);
+        }
+        let left = hit.until.duration_since(self.now()).as_millis().max(0) as u64;
+        // A little jitter, so that machines waiting for the same reset do not all start at
+        // once: up to a tenth of the wait, at least a second and at most a minute.
+        let spread = (left / 10).clamp(1000, 60_000);
+        let jitter = crate::random_u64() % (spread + 1);
+        let line = format!(
+            "{} waiting until {until} (and {:.1}s) for {} to reset (--wait)",
+            self.stamp(),
+            jitter as f64 / 1000.0,
+            hit.limit.describe()
+        );
+        self.emit(What::Waiting { until }, line)?;
+        Ok(Some(
+            Instant::now() + Duration::from_millis(left.saturating_add(jitter)),
+        ))
     }
 
     /// Stops every running agent (politely, then for good after `grace`) and releases its task.
@@ -128,11 +308,40 @@ impl Runner<'_> {
         beat_every: Duration,
     ) -> Result<()> {
         let mut no_more = false;
+        // With --wait, when the usage limit that holds resets.
+        let mut waiting: Option<Instant> = None;
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
+            if let Some(hit) = self.limit.clone()
+                && waiting.is_none()
+                && !no_more
+            {
+                match self.wait_for(&hit, options)? {
+                    Some(at) => waiting = Some(at),
+                    None => no_more = true,
+                }
+            }
+            if waiting.is_some_and(|at| Instant::now() >= at) {
+                waiting = None;
+                // Tasks may be eligible again: the one the limit cut short, at least.
+                no_more = false;
+                if let Some(hit) = self.limit.take() {
+                    let line = format!(
+                        "{} {} has reset; carrying on",
+                        self.stamp(),
+                        hit.limit.describe()
+                    );
+                    self.emit(What::Resumed, line)?;
+                }
+            }
+            let in_time = options.until.is_none_or(|u| self.now() < u);
             // Start agents while there are free slots, tasks and budget.
             while !stopping
                 && !no_more
+                && in_time
+                && waiting.is_none()
+                && self.limit.is_none()
+                && self.broken.is_none()
                 && running.len() < options.parallel.max(1)
                 && options.max_tasks.is_none_or(|m| self.tally.started < m)
             {
@@ -142,7 +351,14 @@ impl Runner<'_> {
                 }
             }
             if running.is_empty() {
-                return Ok(());
+                match waiting {
+                    Some(at) if !stopping => {
+                        let left = at.saturating_duration_since(Instant::now());
+                        std::thread::sleep(left.min(Duration::from_millis(100)));
+                        continue;
+                    }
+                    _ => return Ok(()),
+                }
             }
             let wake = running
                 .iter()

@@ -28,6 +28,11 @@ pub enum Ended {
     Interrupted,
     /// The claim was lost meanwhile (reclaimed, or another agent's).
     Lost,
+    /// The plan's usage limit was hit: released without spending an attempt.
+    Limited,
+    /// The agent cannot work (not logged in, no network): released without spending an
+    /// attempt.
+    Broken,
 }
 
 /// What happened, with its log line.
@@ -42,6 +47,15 @@ pub enum What {
     Claimed { id: String, attempt: u32 },
     /// A usage limit of brain.toml stops new sessions.
     LimitReached,
+    /// The plan's usage limit holds (hit by task `id`, or recorded before the run): no new
+    /// session before `until`.
+    PlanLimit { id: Option<String>, until: String },
+    /// With `--wait`, the run sleeps until the limit resets.
+    Waiting { until: String },
+    /// The limit reset; the run carries on.
+    Resumed,
+    /// The agent cannot work; its task `id` was released and the run stops.
+    Broken { id: String },
     /// The agent's command could not be started (the run stops; the task was released).
     LaunchFailed { id: String },
     /// A heartbeat failed (the remote is down, say); the agent goes on.
@@ -52,6 +66,10 @@ pub enum What {
     Ended { id: String, how: Ended },
     /// The run failed, and this running task was stopped.
     Aborted { id: String },
+    /// A notifier failed or hung (the run goes on).
+    NotifyFailed,
+    /// The morning review was written.
+    Reviewed,
     /// Something a locked section of the run said (a recovery, a task skipped).
     Note,
     /// The run ended.

@@ -148,6 +148,18 @@ impl Tokens {
     }
 }
 
+/// A stream-json `rate_limit_event`'s `rate_limit_info` (Claude Code with
+/// `--output-format stream-json --verbose`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    /// `allowed`, `allowed_warning` or `rejected`.
+    pub status: String,
+    /// When the limit resets (`resetsAt`, epoch seconds).
+    pub resets_at: Option<i64>,
+    /// `five_hour`, `seven_day`, `seven_day_opus`, `seven_day_sonnet`, `overage`.
+    pub kind: Option<String>,
+}
+
 /// An agent's session as far as its output tells.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
@@ -155,6 +167,18 @@ pub struct Report {
     pub text: String,
     /// Whether the agent said it failed (`is_error: true`), whatever its exit code.
     pub is_error: bool,
+    /// The result's `subtype` (`success`, `error_max_turns`, `error_max_budget_usd`,
+    /// `error_during_execution`).
+    pub subtype: Option<String>,
+    /// The HTTP status of the API error that ended the session (`api_error_status`).
+    pub api_error_status: Option<u64>,
+    /// Why the session ended (`terminal_reason`: `api_error`, ...), where Claude Code says.
+    pub terminal_reason: Option<String>,
+    /// The tool uses the agent was not allowed (`permission_denials`), each as
+    /// `Tool(what)`: `Write(notes.md)`, `Bash(rm -r build)`.
+    pub denials: Vec<String>,
+    /// The last `rate_limit_event` of a stream-json output.
+    pub rate_limit: Option<RateLimitInfo>,
     pub session_id: Option<String>,
     pub num_turns: Option<u64>,
     pub total_cost_usd: Option<f64>,
@@ -181,13 +205,15 @@ impl Report {
                     .find_map(find_result)
             })
             .or_else(|| last_result_object(trimmed));
-        match result {
+        let mut report = match result {
             Some(r) => from_result(&r),
             None => Report {
                 text: trimmed.to_string(),
                 ..Report::default()
             },
-        }
+        };
+        report.rate_limit = last_rate_limit(trimmed);
+        report
     }
 
     /// The `- key: value` lines that record the session in the task.
@@ -202,6 +228,9 @@ impl Report {
         if let Some(c) = self.total_cost_usd {
             v.push(("total_cost_usd", format!("{c:.4}")));
         }
+        if !self.denials.is_empty() {
+            v.push(("denied", self.denials.join(", ")));
+        }
         if let Some(t) = &self.tokens {
             v.push((
                 "usage",
@@ -213,6 +242,55 @@ impl Report {
         }
         v
     }
+}
+
+/// The last `rate_limit_event` line of a stream-json output.
+fn last_rate_limit(text: &str) -> Option<RateLimitInfo> {
+    text.lines().rev().take(10_000).find_map(|l| {
+        if !l.contains("rate_limit_event") {
+            return None;
+        }
+        let v: Value = serde_json::from_str(l.trim()).ok()?;
+        if v.get("type").and_then(Value::as_str) != Some("rate_limit_event") {
+            return None;
+        }
+        let info = v.get("rate_limit_info")?;
+        Some(RateLimitInfo {
+            status: info.get("status").and_then(Value::as_str)?.to_string(),
+            resets_at: info.get("resetsAt").and_then(Value::as_i64),
+            kind: info
+                .get("rateLimitType")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    })
+}
+
+/// A denied tool use as `Tool(what)`: the file it would write, the command it would run.
+fn denial(d: &Value) -> Option<String> {
+    let tool = d.get("tool_name").and_then(Value::as_str)?;
+    let input = d.get("tool_input");
+    let what = input.and_then(|i| {
+        [
+            "file_path",
+            "command",
+            "path",
+            "url",
+            "pattern",
+            "notebook_path",
+        ]
+        .iter()
+        .find_map(|k| i.get(*k).and_then(Value::as_str))
+    });
+    Some(match what {
+        Some(w) => {
+            let w = w.lines().next().unwrap_or_default();
+            let short: String = w.chars().take(80).collect();
+            let more = if short.len() < w.len() { "…" } else { "" };
+            format!("{tool}({short}{more})")
+        }
+        None => tool.to_string(),
+    })
 }
 
 /// The last `{"type":"result",…}` object in `text`, parsed from where it starts: found also
@@ -280,9 +358,21 @@ fn from_result(r: &Value) -> Report {
         cache_creation: u64_at(u, "cache_creation_input_tokens").unwrap_or(0),
         cache_read: u64_at(u, "cache_read_input_tokens").unwrap_or(0),
     });
+    let str_at = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+    let mut denials: Vec<String> = r
+        .get("permission_denials")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(denial).collect())
+        .unwrap_or_default();
+    denials.dedup();
     Report {
         text: text.trim().to_string(),
         is_error,
+        subtype: str_at("subtype"),
+        api_error_status: u64_at(r, "api_error_status"),
+        terminal_reason: str_at("terminal_reason"),
+        denials,
+        rate_limit: None,
         session_id: r
             .get("session_id")
             .and_then(Value::as_str)
@@ -338,6 +428,46 @@ mod tests {
         let cut =
             format!(r#"t":"a long line cut in the middle"}}]}},{{"type":"assistant"}},{RESULT}]"#);
         assert_eq!(Report::parse(&cut).num_turns, Some(4));
+    }
+
+    #[test]
+    fn reads_denials_api_errors_and_rate_limit_events() {
+        let r = Report::parse(
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"I could not write the file.","permission_denials":[{"tool_name":"Write","tool_use_id":"t1","tool_input":{"file_path":"/repo/notes.md","content":"x"}},{"tool_name":"Bash","tool_use_id":"t2","tool_input":{"command":"brain ask 'which one?'"}},{"tool_name":"WebFetch","tool_use_id":"t3","tool_input":{}}]}"#,
+        );
+        assert_eq!(
+            r.denials,
+            [
+                "Write(/repo/notes.md)",
+                "Bash(brain ask 'which one?')",
+                "WebFetch"
+            ]
+        );
+        assert!(
+            r.fields()
+                .iter()
+                .any(|(k, v)| *k == "denied" && v.contains("Write("))
+        );
+        let r = Report::parse(
+            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":429,"terminal_reason":"api_error","result":"API Error: Request rejected (429)"}"#,
+        );
+        assert_eq!(r.api_error_status, Some(429));
+        assert_eq!(r.terminal_reason.as_deref(), Some("api_error"));
+        assert_eq!(r.subtype.as_deref(), Some("success"));
+        let stream = concat!(
+            r#"{"type":"system","subtype":"init"}"#,
+            "\n",
+            r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1767322800,"rateLimitType":"five_hour"}}"#,
+            "\n",
+            r#"{"type":"result","subtype":"success","is_error":true,"result":"limit"}"#,
+            "\n"
+        );
+        let r = Report::parse(stream);
+        let info = r.rate_limit.unwrap();
+        assert_eq!(info.status, "rejected");
+        assert_eq!(info.resets_at, Some(1_767_322_800));
+        assert_eq!(info.kind.as_deref(), Some("five_hour"));
+        assert!(r.is_error);
     }
 
     #[test]

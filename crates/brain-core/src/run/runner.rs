@@ -4,9 +4,9 @@
 //! callback for the events (the CLI prints them; the board will show them).
 //!
 //! ```text
-//! reclaim (one transaction)
+//! reclaim (one transaction); a plan limit recorded here that still holds -> start nothing
 //! loop:
-//!   while a slot is free:  usage limit?  -> warning in usage.md, stop starting
+//!   while a slot is free:  brain.toml limit? -> warning in usage, stop starting
 //!                          claim_for(agent, unattended only, skip tried)   (slot.rs)
 //!                          prompt file in .brain/run/, output logs/runs/<id>@<epoch>.log
 //!                          process::spawn: its own process tree, marked; a thread waits
@@ -14,10 +14,14 @@
 //!     stop requested  -> SIGTERM now, SIGKILL after kill_grace
 //!     deadline passed -> the same, ended "timed out"
 //!     heartbeat due   -> heartbeat; lost -> stop the agent
-//!   an agent exited  -> finish it (finish.rs): done / fail / release, in one transaction
+//!   an agent exited  -> judge its end (verdict.rs) and finish it (finish.rs) in one
+//!                       transaction: done / fail / release; a plan limit releases the task
+//!                       (no attempt spent) and stops starting, or with --wait sleeps until
+//!                       the reset; a broken agent releases it and stops starting
 //! stop whatever is left below this process; commit the log's last lines
 //! ```
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -28,10 +32,13 @@ use crate::config::AgentConfig;
 use crate::error::{Error, Result};
 use crate::queue::{LockedRepo, Transaction};
 use crate::run::event::{Event, RunLog, What};
+use crate::run::notify::{self, Notifier};
 use crate::run::prompt::read_prompt;
+use crate::run::verdict::Broken;
 use crate::store::Repo;
 use crate::task::names;
 use crate::task::time::format_ts;
+use crate::usage::LimitHit;
 
 /// What a run did, by the end.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -42,6 +49,10 @@ pub struct Tally {
     pub timed_out: usize,
     pub interrupted: usize,
     pub lost: usize,
+    /// Released because the plan's usage limit was hit (no attempt spent).
+    pub limited: usize,
+    /// Released because the agent cannot work (no attempt spent).
+    pub broken: usize,
 }
 
 /// How a run ended (when it did not fail).
@@ -51,6 +62,12 @@ pub struct Outcome {
     /// A stop was requested (Ctrl-C, SIGTERM): the tasks that were running went back to
     /// pending.
     pub interrupted: bool,
+    /// The plan's usage limit that stopped the run (it holds until `until`).
+    pub limit: Option<LimitHit>,
+    /// Why the agent cannot work, when that stopped the run.
+    pub broken: Option<Broken>,
+    /// The day's log the run wrote to.
+    pub log: std::path::PathBuf,
 }
 
 /// How a run is to go.
@@ -60,6 +77,14 @@ pub struct Options {
     pub max_tasks: Option<usize>,
     /// Keep this many agents busy at once.
     pub parallel: usize,
+    /// When a usage limit is hit (or still holds), sleep until it resets and carry on,
+    /// instead of ending the run.
+    pub wait: bool,
+    /// Wait for a reset only if it comes before this; start nothing after it.
+    pub until: Option<Timestamp>,
+    /// Claude Code's transcript roots (see [`crate::usage::import::roots`]): at the end the
+    /// run imports them, for the night's usage in the morning review.
+    pub transcripts: Vec<std::path::PathBuf>,
 }
 
 /// The agent a run runs: `agent`, else `[run] agent`; checked against brain.toml.
@@ -106,6 +131,17 @@ pub struct Runner<'a> {
     pub(super) tally: Tally,
     /// The tasks this run claimed.
     pub(super) tried: Vec<String>,
+    /// This machine's name in `context/usage/`.
+    pub(super) machine: String,
+    /// The plan limit in force, if one was hit (or still held when the run started).
+    pub(super) limit: Option<LimitHit>,
+    /// Set when the agent turned out unable to work: nothing more starts.
+    pub(super) broken: Option<Broken>,
+    /// When the run started.
+    pub(super) started: Timestamp,
+    pub(super) notifier: Notifier,
+    /// The open questions already known (told of, or open before the run).
+    pub(super) known_questions: HashSet<String>,
     clock: &'a dyn Fn() -> Timestamp,
     events: &'a mut dyn FnMut(&Event),
 }
@@ -122,15 +158,23 @@ impl<'a> Runner<'a> {
         events: &'a mut dyn FnMut(&Event),
     ) -> Result<Runner<'a>> {
         let prompt = read_prompt(repo, &config)?;
+        let started = clock();
+        let machine = crate::usage::machine_name();
         Ok(Runner {
             repo,
-            log: RunLog::new(repo, clock()),
+            log: RunLog::new(repo, started),
+            started,
+            notifier: Notifier::new(&repo.config().notify, repo.root(), &machine),
+            known_questions: HashSet::new(),
             agent,
             config,
             prompt,
             stop,
             tally: Tally::default(),
             tried: Vec::new(),
+            machine,
+            limit: None,
+            broken: None,
             clock,
             events,
         })
@@ -152,6 +196,55 @@ impl<'a> Runner<'a> {
             self.log.line(&line)?;
         }
         (self.events)(&Event { what, line });
+        Ok(())
+    }
+
+    /// Tells the person (see [`Notifier`]); a notifier that failed is logged.
+    pub(super) fn notify(
+        &mut self,
+        kind: notify::Kind,
+        title: String,
+        message: String,
+        task: Option<String>,
+        resets_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let now = self.now();
+        let errors = self
+            .notifier
+            .event(kind, title, message, task, resets_at, now);
+        for e in errors {
+            let line = format!("{} {e}", self.stamp());
+            self.emit(What::NotifyFailed, line)?;
+        }
+        Ok(())
+    }
+
+    /// Questions and approvals opened since the last look, told of once each.
+    pub(super) fn new_questions(&mut self) -> Result<()> {
+        let open: Vec<_> = crate::store::prompts::read_all(self.repo)?
+            .into_iter()
+            .filter(|q| q.state == crate::store::prompts::QState::Open)
+            .filter(|q| !self.known_questions.contains(&q.id))
+            .collect();
+        for q in open {
+            self.known_questions.insert(q.id.clone());
+            let what = match q.kind {
+                crate::store::prompts::Kind::Approval => "An approval",
+                crate::store::prompts::Kind::Question => "A question",
+            };
+            let about = q
+                .task
+                .as_deref()
+                .map(|t| format!(" about {t}"))
+                .unwrap_or_default();
+            self.notify(
+                notify::Kind::Question,
+                format!("brain: {} waits for you", what.to_lowercase()),
+                format!("{what} waits for you{about} ({}): {}", q.id, q.text.trim()),
+                q.task.clone(),
+                None,
+            )?;
+        }
         Ok(())
     }
 

@@ -18,6 +18,106 @@ pub struct Plan {
     /// Local time of day.
     pub hour: u8,
     pub minute: u8,
+    /// Folders the scheduled run needs on PATH (the agent's program, its interpreter, brain
+    /// itself for the agent's `brain ask`), put before the scheduler's own PATH.
+    pub path: Vec<PathBuf>,
+}
+
+/// The PATH a scheduler gives its jobs on Linux and macOS (cron's is shorter still); the
+/// folders a run needs go before it.
+pub const SCHEDULER_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Where a scheduled run finds an agent's program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub program: PathBuf,
+    /// The interpreter of a script (`#!/usr/bin/env node`: where `node` is).
+    pub interpreter: Option<PathBuf>,
+}
+
+impl Found {
+    /// The folders of the program and its interpreter.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = Vec::new();
+        for p in std::iter::once(&self.program).chain(self.interpreter.as_ref()) {
+            if let Some(d) = p.parent()
+                && !v.iter().any(|x| x == d)
+            {
+                v.push(d.to_path_buf());
+            }
+        }
+        v
+    }
+}
+
+/// Finds `program` (an agent command's first word) as a scheduled run would: a path (relative
+/// ones from the repo, where `brain run` starts agents), else a name in the folders of
+/// `search` (the PATH `brain schedule install` runs with); then the interpreter its `#!` line
+/// names. The error says what is missing and how to fix it.
+pub fn find_agent(program: &str, search: &std::ffi::OsStr, repo: &Path) -> Result<Found, String> {
+    let path = Path::new(program);
+    let found = if path.components().count() > 1 || path.is_absolute() {
+        let p = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            repo.join(path)
+        };
+        if !p.is_file() {
+            return Err(format!(
+                "`{program}` does not exist ({}); fix the agent's `command` in brain.toml",
+                p.display()
+            ));
+        }
+        p
+    } else {
+        crate::fsutil::find_on(program, search).ok_or_else(|| {
+            format!(
+                "`{program}` is not on your PATH, so the scheduled run could not start it either; install it, or write its full path as the first word of the agent's `command` in brain.toml"
+            )
+        })?
+    };
+    let interpreter = match shebang(&found) {
+        None => None,
+        Some(i) if Path::new(&i).is_absolute() => {
+            if !Path::new(&i).is_file() {
+                return Err(format!(
+                    "`{}` starts with #!{i}, which does not exist; install it",
+                    found.display()
+                ));
+            }
+            Some(PathBuf::from(i))
+        }
+        Some(name) => Some(crate::fsutil::find_on(&name, search).ok_or_else(|| {
+            format!(
+                "`{}` is run by `{name}` (its #! line), which is not on your PATH; install it, or put its folder on PATH before installing the schedule",
+                found.display()
+            )
+        })?),
+    };
+    Ok(Found {
+        program: found,
+        interpreter,
+    })
+}
+
+/// The interpreter a script's `#!` line runs: the program after `/usr/bin/env` (and its
+/// `-S`), else the path itself; `None` for a file that is not a script.
+fn shebang(file: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(file).ok()?.read(&mut head).ok()?;
+    let text = std::str::from_utf8(&head[..n]).ok().or_else(|| {
+        // A binary (or a long first line cut in a character): only its start matters.
+        std::str::from_utf8(&head[..n.min(2)]).ok()
+    })?;
+    let line = text.strip_prefix("#!")?.lines().next()?.trim();
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    if first.rsplit('/').next() == Some("env") {
+        words.find(|w| !w.starts_with('-')).map(str::to_string)
+    } else {
+        Some(first.to_string())
+    }
 }
 
 /// Parses `HH:MM` (24-hour).
@@ -28,6 +128,13 @@ pub fn parse_at(s: &str) -> Option<(u8, u8)> {
 }
 
 impl Plan {
+    /// The PATH of the scheduled run on Linux and macOS.
+    fn unix_path(&self) -> String {
+        let mut parts: Vec<String> = self.path.iter().map(|p| p.display().to_string()).collect();
+        parts.push(SCHEDULER_PATH.to_string());
+        parts.join(":")
+    }
+
     /// `brain run`'s arguments after the executable.
     fn run_args(&self) -> Vec<String> {
         let mut v = vec![
@@ -82,12 +189,15 @@ impl Plan {
              [Service]\n\
              Type=oneshot\n\
              WorkingDirectory={workdir}\n\
+             # Where the agent's program (and brain, for the agent's `brain ask`) is found.\n\
+             Environment={env}\n\
              ExecStart={exec}\n\
              # brain stops its agents itself on SIGTERM; give it time to release their tasks.\n\
              TimeoutStopSec=60\n",
             repo = systemd_escape(&self.repo.display().to_string()),
             workdir = systemd_escape(&self.repo.display().to_string()),
             exec = exec.join(" "),
+            env = systemd_quote(&format!("PATH={}", self.unix_path())),
         )
     }
 
@@ -120,10 +230,11 @@ impl Plan {
         cmd.extend(self.run_args().iter().map(|a| sh_quote(a)));
         let log = sh_quote(&format!("{repo}/logs/cron.log"));
         let line = format!(
-            "{m} {h} * * * cd {dir} && {cmd} >> {log} 2>&1 {marker}",
+            "{m} {h} * * * cd {dir} && PATH={path} {cmd} >> {log} 2>&1 {marker}",
             m = self.minute,
             h = self.hour,
             dir = sh_quote(&repo),
+            path = sh_quote(&self.unix_path()),
             cmd = cmd.join(" "),
             marker = self.cron_marker(),
         );
@@ -146,6 +257,8 @@ impl Plan {
              $repo = {repo}\n\
              $brain = {brain}\n\
              $logFile = Join-Path $repo ('logs\\' + (Get-Date -Format 'yyyy-MM-dd') + '-scheduler.log')\n\
+             # Where the agent's program (and brain, for the agent's `brain ask`) is found.\n\
+             $env:Path = {path} + $env:Path\n\
              Set-Location -LiteralPath $repo\n\
              \"Starting scheduled run at $(Get-Date)\" | Out-File -FilePath $logFile -Append -Encoding utf8\n\
              & $brain --repo $repo run{agent} *>&1 | Out-File -FilePath $logFile -Append -Encoding utf8\n\
@@ -154,6 +267,13 @@ impl Plan {
              exit $code\n",
             repo = ps_quote(&self.repo.display().to_string()),
             brain = ps_quote(&self.brain.display().to_string()),
+            path = ps_quote(
+                &self
+                    .path
+                    .iter()
+                    .map(|p| format!("{};", p.display()))
+                    .collect::<String>()
+            ),
         )
     }
 
@@ -284,7 +404,38 @@ mod tests {
             agent: Some("claude-code".into()),
             hour: 2,
             minute: 5,
+            path: vec!["/opt/my tools".into(), "/home/me/.npm global/bin".into()],
         }
+    }
+
+    #[test]
+    fn finds_the_agent_and_the_interpreter_its_script_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (bin, node_dir) = (tmp.path().join("npm bin"), tmp.path().join("node"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&node_dir).unwrap();
+        std::fs::write(bin.join("claude"), "#!/usr/bin/env -S node --no-warnings\n").unwrap();
+        std::fs::write(node_dir.join("node"), [0x7f, b'E', b'L', b'F', 0xff, 0xfe]).unwrap();
+        let search = std::env::join_paths([&bin, &node_dir]).unwrap();
+        let f = find_agent("claude", &search, tmp.path()).unwrap();
+        assert_eq!(f.program, bin.join("claude"));
+        assert_eq!(f.interpreter, Some(node_dir.join("node")));
+        assert_eq!(f.dirs(), [bin.clone(), node_dir.clone()]);
+        // A binary has no interpreter.
+        assert_eq!(
+            find_agent("node", &search, tmp.path()).unwrap().interpreter,
+            None
+        );
+        let only_bin = std::env::join_paths([&bin]).unwrap();
+        let e = find_agent("claude", &only_bin, tmp.path()).unwrap_err();
+        assert!(
+            e.contains("run by `node`") && e.contains("not on your PATH"),
+            "{e}"
+        );
+        let e = find_agent("nothere", &search, tmp.path()).unwrap_err();
+        assert!(e.contains("full path"), "{e}");
+        let e = find_agent("agents/missing.sh", &search, tmp.path()).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
     }
 
     #[test]
@@ -301,7 +452,7 @@ mod tests {
         let line = plan().cron_line();
         assert!(
             line.starts_with(
-                "5 2 * * * cd '/home/me/it'\\''s 100\\% brain' && '/opt/my tools/brain' '--repo'"
+                "5 2 * * * cd '/home/me/it'\\''s 100\\% brain' && PATH='/opt/my tools:/home/me/.npm global/bin:/usr/local/bin:/usr/bin:/bin' '/opt/my tools/brain' '--repo'"
             ),
             "{line}"
         );
@@ -317,6 +468,10 @@ mod tests {
             s.contains("WorkingDirectory=/home/me/it's 100%% brain\n"),
             "{s}"
         );
+        assert!(
+            s.contains("Environment=\"PATH=/opt/my tools:/home/me/.npm global/bin:/usr/local/bin:/usr/bin:/bin\"\n"),
+            "{s}"
+        );
         assert!(plan().systemd_timer().contains("OnCalendar=*-*-* 02:05:00"));
     }
 
@@ -325,6 +480,10 @@ mod tests {
         let s = plan().powershell_script();
         assert!(s.contains("$repo = '/home/me/it''s 100% brain'"), "{s}");
         assert!(s.contains("run --agent 'claude-code'"), "{s}");
+        assert!(
+            s.contains("$env:Path = '/opt/my tools;/home/me/.npm global/bin;' + $env:Path\n"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -12,11 +12,12 @@ use crate::error::{Error, IoContext, Result};
 use crate::queue::{Claimant, Claimed, Moved, Refused, Token, Unattended};
 use crate::run::event::What;
 use crate::run::process::{self, Tree};
-use crate::run::prompt::{build_prompt, command_line, prompt_file};
+use crate::run::prompt::{Fill, build_prompt, command_line, prompt_file, resumable};
 use crate::run::runner::Runner;
-use crate::run::usage::Usage;
+use crate::run::verdict::{self, Broken};
 use crate::store::{Entry, OUTPUTS_DIR};
 use crate::task::State;
+use crate::usage::MachineUsage;
 
 /// A running agent.
 pub(super) struct Slot {
@@ -31,6 +32,9 @@ pub(super) struct Slot {
     pub(super) stopping: Option<(Instant, Stop)>,
     pub(super) output: PathBuf,
     pub(super) prompt_chars: usize,
+    /// `{max_turns}` and `{max_budget_usd}` as the agent got them.
+    pub(super) max_turns: Option<String>,
+    pub(super) max_budget_usd: Option<String>,
 }
 
 /// Why an agent was stopped.
@@ -46,6 +50,33 @@ fn run_mark() -> String {
     format!("{}-", std::process::id())
 }
 
+/// A started agent.
+struct Launched {
+    child: std::process::Child,
+    tree: Tree,
+    output: PathBuf,
+    prompt_chars: usize,
+    timeout: u64,
+    /// `{max_turns}` and `{max_budget_usd}` as the agent got them.
+    caps: (Option<String>, Option<String>),
+}
+
+/// PATH with this `brain`'s folder first, when it is not on PATH already: the agent runs
+/// `brain ask` and the like, also from a scheduler that started brain by its full path.
+fn brain_on_path() -> Option<std::ffi::OsString> {
+    let exe = std::env::current_exe().ok()?;
+    if exe.file_stem()? != "brain" {
+        return None;
+    }
+    let dir = exe.parent()?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|p| p == dir) {
+        return None;
+    }
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&path)))
+        .ok()
+}
+
 /// What a finished wait thread reports: the slot's claim token and how the agent exited.
 pub(super) type Exited = (String, std::io::Result<std::process::ExitStatus>);
 
@@ -59,14 +90,16 @@ impl Runner<'_> {
         let now = self.now();
         let agent = self.agent.clone();
         // Limits first: a session that may not start must not claim.
-        let usage = Usage::load(self.repo)?;
+        let machine = self.machine.clone();
+        // An unreadable usage file is no usage known (`brain doctor` names it).
+        let usage = MachineUsage::load(self.repo, &machine).unwrap_or_default();
         if let Some(why) = usage.limit_reached(&agent, &self.config, now) {
             let already = usage.today(&agent, now).warning.as_deref() == Some(why.as_str());
             if !already {
                 self.transact(now, |l| {
-                    let mut u = Usage::load(l)?;
+                    let mut u = MachineUsage::load(l, &machine)?;
                     u.set_warning(&agent, now, Some(why.clone()));
-                    u.save(l, now)?;
+                    u.save_and_summarize(l, now)?;
                     l.commit_point(&format!("usage: {agent} reached its daily limit"))
                 })?;
             }
@@ -99,8 +132,34 @@ impl Runner<'_> {
             },
             line,
         )?;
-        let (mut child, tree, output, prompt_chars, timeout) = match self.launch(&claim) {
-            Ok(launched) => launched,
+        let launched = match self.launch(&claim) {
+            Ok(Ok(launched)) => launched,
+            Ok(Err(broken)) => {
+                // The agent's program is not there: nothing ran, the task waits unharmed,
+                // and the run stops (every task would meet the same).
+                let _ = self.give_back_because(
+                    &claim,
+                    &format!("the agent cannot work: {}", broken.message),
+                    &[],
+                )?;
+                self.tried.retain(|t| t != &claim.id);
+                self.tally.broken += 1;
+                let line = format!(
+                    "{} {}; {} released without spending an attempt. To fix: {}",
+                    self.stamp(),
+                    broken.message,
+                    claim.id,
+                    broken.fix
+                );
+                self.emit(
+                    What::Broken {
+                        id: claim.id.clone(),
+                    },
+                    line,
+                )?;
+                self.broken = Some(broken);
+                return Ok(None);
+            }
             Err(e) => {
                 // Nothing ran: give the task back (the attempt does not count) and stop the
                 // run, since the next task would meet the same problem.
@@ -116,6 +175,14 @@ impl Runner<'_> {
                 return Err(e);
             }
         };
+        let Launched {
+            mut child,
+            tree,
+            output,
+            prompt_chars,
+            timeout,
+            caps,
+        } = launched;
         let token = claim.token.clone();
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -134,12 +201,14 @@ impl Runner<'_> {
             stopping: None,
             output,
             prompt_chars,
+            max_turns: caps.0,
+            max_budget_usd: caps.1,
         }))
     }
 
-    /// Builds the prompt and the output file for `claim` and starts the agent on it.
-    #[allow(clippy::type_complexity)]
-    fn launch(&self, claim: &Claimed) -> Result<(std::process::Child, Tree, PathBuf, usize, u64)> {
+    /// Builds the prompt and the output file for `claim` and starts the agent on it; a
+    /// program that is not found is a broken agent.
+    fn launch(&self, claim: &Claimed) -> Result<std::result::Result<Launched, Broken>> {
         let agent = &self.agent;
         let task = self.repo.read(&Entry {
             id: claim.id.clone(),
@@ -153,7 +222,7 @@ impl Runner<'_> {
             .timeout
             .unwrap_or(self.repo.config().run.timeout)
             .max(1);
-        let text = build_prompt(self.repo, agent, &self.prompt, &claim.path)?;
+        let text = build_prompt(self.repo, agent, &self.prompt, &claim.id, &claim.path)?;
         let prompt_file = prompt_file(self.repo, &claim.token);
         if let Some(dir) = prompt_file.parent() {
             fs::create_dir_all(dir).at("creating", dir)?;
@@ -164,14 +233,22 @@ impl Runner<'_> {
         let output = out_dir.join(format!("{}.log", claim.token));
         let out_file = fs::File::create(&output).at("creating", &output)?;
         let err_file = out_file.try_clone().at("opening", &output)?;
-        let argv = command_line(
-            &self.config.command,
-            &text,
-            &prompt_file,
-            &claim.path,
-            &claim.id,
-            self.repo.root(),
-        );
+        let fill = Fill {
+            prompt: &text,
+            prompt_file: &prompt_file,
+            task_file: &claim.path,
+            task_id: &claim.id,
+            repo: self.repo.root(),
+            max_turns: None,
+            max_budget_usd: None,
+        }
+        .caps(&task.task, &self.config);
+        let mut argv = command_line(&self.config.command, &fill);
+        if self.config.resume
+            && let Some(session) = resumable(&claim.path)
+        {
+            argv.extend(["--resume".to_string(), session]);
+        }
         let mut cmd = std::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .current_dir(self.repo.root())
@@ -179,17 +256,32 @@ impl Runner<'_> {
             .env("BRAIN_AGENT", agent)
             .env("BRAIN_TASK", &claim.id)
             .env("BRAIN_TOKEN", &claim.token)
+            .envs(brain_on_path().map(|p| ("PATH", p)))
             .stdin(std::process::Stdio::null())
             .stdout(out_file)
             .stderr(err_file);
         let mark = format!("{}{}", run_mark(), claim.token);
-        let (child, tree) = process::spawn(cmd, &mark).map_err(|e| {
-            Error::Invalid(format!(
-                "cannot start `{}` for {agent}: {e}; check `command` under [agents.{agent}] in brain.toml",
-                argv[0]
-            ))
-        })?;
-        Ok((child, tree, output, text.chars().count(), timeout))
+        let (child, tree) = match process::spawn(cmd, &mark) {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                let _ = fs::remove_file(&prompt_file);
+                if let Some(broken) = verdict::not_started(&argv[0], agent, &e) {
+                    return Ok(Err(broken));
+                }
+                return Err(Error::Invalid(format!(
+                    "cannot start `{}` for {agent}: {e}; check `command` under [agents.{agent}] in brain.toml",
+                    argv[0]
+                )));
+            }
+        };
+        Ok(Ok(Launched {
+            child,
+            tree,
+            output,
+            prompt_chars: text.chars().count(),
+            timeout,
+            caps: (fill.max_turns.clone(), fill.max_budget_usd.clone()),
+        }))
     }
 
     /// Releases `claim`'s task back to pending (the attempt does not count).
@@ -197,9 +289,19 @@ impl Runner<'_> {
         &mut self,
         claim: &Claimed,
     ) -> Result<std::result::Result<Moved, Refused>> {
+        self.give_back_because(claim, "", &[])
+    }
+
+    /// [`Runner::give_back`] with the reason, and more `- key: value` lines, in the task.
+    pub(super) fn give_back_because(
+        &mut self,
+        claim: &Claimed,
+        reason: &str,
+        extra: &[(&str, String)],
+    ) -> Result<std::result::Result<Moved, Refused>> {
         let who = self.claimant(claim)?;
         let now = self.now();
-        self.transact(now, |l| l.release(&claim.id, &who, now))
+        self.transact(now, |l| l.release_with(&claim.id, &who, reason, extra, now))
     }
 
     pub(super) fn claimant(&self, claim: &Claimed) -> Result<Claimant> {

@@ -15,12 +15,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jiff::Timestamp;
-
 use crate::fsutil;
+use crate::store::codec::{Dec, Enc};
 use crate::task::{Approval, Meta, Priority, State, Task};
 
-const MAGIC: &[u8; 8] = b"BRNCACH5";
+const MAGIC: &[u8; 8] = b"BRNCACH6";
 /// Files changed this recently (milliseconds) are not cached, where timestamps are fine-grained.
 pub const RACY_FINE_MS: i128 = 100;
 /// Files changed this recently (seconds) are not cached, where timestamps are whole seconds.
@@ -56,6 +55,11 @@ impl Stamp {
         }
     }
 
+    /// Its parts: inode, size, mtime and ctime (nanoseconds since the epoch).
+    pub fn parts(&self) -> (u64, u64, i128, i128) {
+        (self.ino, self.size, self.mtime_ns, self.ctime_ns)
+    }
+
     /// The stamp of a file's metadata.
     pub fn of(md: &Metadata) -> Stamp {
         #[cfg(unix)]
@@ -79,7 +83,8 @@ impl Stamp {
         }
     }
 
-    fn racy(&self, now_ns: i128) -> bool {
+    /// Whether the file changed so close to `now_ns` that a later change could share its stamp.
+    pub fn racy(&self, now_ns: i128) -> bool {
         let coarse = self.mtime_ns % 1_000_000_000 == 0 && self.ctime_ns % 1_000_000_000 == 0;
         let window = if coarse {
             RACY_COARSE_SECS * 1_000_000_000
@@ -275,114 +280,6 @@ fn priority_of(v: u8) -> Option<Priority> {
     })
 }
 
-struct Enc(Vec<u8>);
-
-impl Enc {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn i128(&mut self, v: i128) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn opt_str(&mut self, s: &Option<String>) {
-        match s {
-            Some(s) => {
-                self.u8(1);
-                self.str(s);
-            }
-            None => self.u8(0),
-        }
-    }
-    fn list(&mut self, l: &[String]) {
-        self.u32(l.len() as u32);
-        for s in l {
-            self.str(s);
-        }
-    }
-    fn opt_u64(&mut self, v: Option<u64>) {
-        match v {
-            Some(v) => {
-                self.u8(1);
-                self.u64(v);
-            }
-            None => self.u8(0),
-        }
-    }
-    fn ts(&mut self, t: Option<Timestamp>) {
-        match t {
-            Some(t) => {
-                self.u8(1);
-                self.i128(t.as_nanosecond());
-            }
-            None => self.u8(0),
-        }
-    }
-}
-
-struct Dec<'a>(&'a [u8]);
-
-impl<'a> Dec<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-    }
-    fn i128(&mut self) -> Option<i128> {
-        self.take(16)
-            .map(|b| i128::from_le_bytes(b.try_into().unwrap_or_default()))
-    }
-    fn str(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.take(n)?).ok().map(str::to_string)
-    }
-    fn opt_str(&mut self) -> Option<Option<String>> {
-        match self.u8()? {
-            0 => Some(None),
-            _ => self.str().map(Some),
-        }
-    }
-    fn list(&mut self) -> Option<Vec<String>> {
-        let n = self.u32()? as usize;
-        (0..n).map(|_| self.str()).collect()
-    }
-    fn opt_u64(&mut self) -> Option<Option<u64>> {
-        match self.u8()? {
-            0 => Some(None),
-            _ => self.u64().map(Some),
-        }
-    }
-    fn ts(&mut self) -> Option<Option<Timestamp>> {
-        match self.u8()? {
-            0 => Some(None),
-            _ => Timestamp::from_nanosecond(self.i128()?).ok().map(Some),
-        }
-    }
-}
-
 fn encode_task(e: &mut Enc, t: &Task) {
     let m = &t.meta;
     e.str(&t.id);
@@ -406,6 +303,8 @@ fn encode_task(e: &mut Enc, t: &Task) {
     e.u8(m.unattended as u8);
     e.ts(m.not_before);
     e.opt_u64(m.max_attempts.map(u64::from));
+    e.opt_u64(m.max_turns.map(u64::from));
+    e.opt_str(&m.max_budget_usd);
     e.u32(m.attempt);
     e.u64(m.epoch);
     e.opt_str(&m.claimed_by);
@@ -443,6 +342,11 @@ fn decode_task(d: &mut Dec<'_>, path: PathBuf, state: State) -> Option<Task> {
             Some(v) => Some(u32::try_from(v).ok()?),
             None => None,
         },
+        max_turns: match d.opt_u64()? {
+            Some(v) => Some(u32::try_from(v).ok()?),
+            None => None,
+        },
+        max_budget_usd: d.opt_str()?,
         attempt: d.u32()?,
         epoch: d.u64()?,
         claimed_by: d.opt_str()?,
@@ -514,6 +418,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::Timestamp;
 
     #[test]
     fn round_trips_every_field_and_rejects_garbage() {
@@ -538,6 +443,8 @@ mod tests {
                 unattended: false,
                 not_before: ts("2026-02-01T00:00:00Z"),
                 max_attempts: Some(5),
+                max_turns: Some(30),
+                max_budget_usd: Some("0.50".into()),
                 attempt: 2,
                 epoch: 7,
                 claimed_by: Some("a".into()),

@@ -6,6 +6,7 @@
 //! here changes the queue: that is the queue layer's guard, [`crate::queue::LockedRepo`].
 
 pub mod cache;
+pub(crate) mod codec;
 pub mod dirscan;
 pub mod prompts;
 pub mod scan;

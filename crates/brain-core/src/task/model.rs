@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::task::time::format_ts;
-
 /// A task's state. The folder a task file lies in is the truth; `status` only mirrors it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,7 +111,7 @@ impl Approval {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Meta {
     pub id: Option<String>,
-    #[serde(with = "opt_ts")]
+    #[serde(with = "crate::task::time::opt_ts")]
     pub created: Option<Timestamp>,
     pub priority: Priority,
     pub requires: Vec<String>,
@@ -125,32 +123,25 @@ pub struct Meta {
     pub depends_on: Vec<String>,
     pub approval: Option<Approval>,
     pub unattended: bool,
-    #[serde(with = "opt_ts")]
+    #[serde(with = "crate::task::time::opt_ts")]
     pub not_before: Option<Timestamp>,
     pub max_attempts: Option<u32>,
+    /// Claude Code's `--max-turns` for this task (the `{max_turns}` placeholder).
+    pub max_turns: Option<u32>,
+    /// Claude Code's `--max-budget-usd` for this task (the `{max_budget_usd}` placeholder),
+    /// as written: a positive decimal number of US dollars.
+    pub max_budget_usd: Option<String>,
     pub attempt: u32,
     pub epoch: u64,
     pub claimed_by: Option<String>,
-    #[serde(with = "opt_ts")]
+    #[serde(with = "crate::task::time::opt_ts")]
     pub claimed_at: Option<Timestamp>,
-    #[serde(with = "opt_ts")]
+    #[serde(with = "crate::task::time::opt_ts")]
     pub heartbeat_at: Option<Timestamp>,
-    #[serde(with = "opt_ts")]
+    #[serde(with = "crate::task::time::opt_ts")]
     pub completed_at: Option<Timestamp>,
-    #[serde(with = "opt_ts")]
+    #[serde(with = "crate::task::time::opt_ts")]
     pub failed_at: Option<Timestamp>,
-}
-
-mod opt_ts {
-    use jiff::Timestamp;
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(v: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(ts) => s.serialize_str(&super::format_ts(*ts)),
-            None => s.serialize_none(),
-        }
-    }
 }
 
 /// A task as read from its file: where it is, its state, and its typed fields.

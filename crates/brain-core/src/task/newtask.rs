@@ -21,6 +21,11 @@ pub struct NewTask {
     pub approval: bool,
     pub unattended: bool,
     pub not_before: Option<Timestamp>,
+    /// Claude Code's `--max-turns` for it.
+    pub max_turns: Option<u32>,
+    /// Claude Code's `--max-budget-usd` for it, as checked by
+    /// [`crate::task::parse::parse_budget`].
+    pub max_budget_usd: Option<String>,
     pub body: String,
 }
 
@@ -43,6 +48,13 @@ impl NewTask {
         }
         for d in &self.depends_on {
             names::validate_task_id(d)?;
+        }
+        if self.max_turns == Some(0) {
+            return Err(Error::Invalid("--max-turns must be at least 1".into()));
+        }
+        if let Some(b) = &self.max_budget_usd {
+            crate::task::parse::parse_budget(b)
+                .map_err(|m| Error::Invalid(format!("--max-budget-usd: {m}")))?;
         }
         for r in &self.requires {
             if r.trim().is_empty() || r.contains(['\n', '\r']) {
@@ -88,6 +100,12 @@ impl NewTask {
         }
         if let Some(t) = self.not_before {
             s.push_str(&format!("not_before: {}\n", format_ts(t)));
+        }
+        if let Some(n) = self.max_turns {
+            s.push_str(&format!("max_turns: {n}\n"));
+        }
+        if let Some(b) = &self.max_budget_usd {
+            s.push_str(&format!("max_budget_usd: {b}\n"));
         }
         s.push_str("---\n\n");
         s.push_str(&format!("# Task: {}\n", self.title.trim()));

@@ -110,6 +110,8 @@ pub const FIELDS: &[&str] = &[
     "unattended",
     "not_before",
     "max_attempts",
+    "max_turns",
+    "max_budget_usd",
     "attempt",
     "epoch",
     "claimed_by",
@@ -135,6 +137,8 @@ struct Raw {
     unattended: Option<Text>,
     not_before: Option<Text>,
     max_attempts: Option<Text>,
+    max_turns: Option<Text>,
+    max_budget_usd: Option<Text>,
     attempt: Option<Text>,
     epoch: Option<Text>,
     claimed_by: Option<Text>,
@@ -252,6 +256,16 @@ impl Meta {
                     .map_err(|_| field_err("max_attempts", format!("{n} is too large a number")))
             })
             .transpose()?;
+        let max_turns = whole("max_turns", raw.max_turns, 1)?
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| field_err("max_turns", format!("{n} is too large a number")))
+            })
+            .transpose()?;
+        let max_budget_usd = raw
+            .max_budget_usd
+            .map(|Text(t, _)| parse_budget(&t).map_err(|m| field_err("max_budget_usd", m)))
+            .transpose()?;
         let attempt = whole("attempt", raw.attempt, 0)?
             .map(|n| {
                 u32::try_from(n)
@@ -292,6 +306,8 @@ impl Meta {
             unattended,
             not_before: time("not_before", raw.not_before)?,
             max_attempts,
+            max_turns,
+            max_budget_usd,
             attempt: attempt.unwrap_or(0),
             epoch: epoch.unwrap_or(0),
             claimed_by: name("claimed_by", raw.claimed_by, names::validate_agent)?,
@@ -300,6 +316,23 @@ impl Meta {
             completed_at: time("completed_at", raw.completed_at)?,
             failed_at: time("failed_at", raw.failed_at)?,
         })
+    }
+}
+
+/// A budget in US dollars as a task or `brain add` writes it (`2`, `0.50`, `$1.5`): the
+/// number, as written without the dollar sign.
+pub fn parse_budget(text: &str) -> std::result::Result<String, String> {
+    let t = text.trim().trim_start_matches('$').trim();
+    let ok = !t.is_empty()
+        && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.chars().filter(|&c| c == '.').count() <= 1
+        && t.parse::<f64>().is_ok_and(|v| v > 0.0 && v.is_finite());
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a budget; write a number of US dollars above 0, like 2 or 0.50"
+        ))
     }
 }
 

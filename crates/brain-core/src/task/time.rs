@@ -206,3 +206,30 @@ mod tests {
         assert_eq!(format_ts(frac), "2026-01-31T02:30:00Z");
     }
 }
+
+/// Serializes an `Option<Timestamp>` as brain writes times (`2026-01-31T02:30:00Z`), or null.
+pub mod opt_ts {
+    use jiff::Timestamp;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(ts) => s.serialize_str(&super::format_ts(*ts)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// Serializes a `Timestamp` as brain writes times (`2026-01-31T02:30:00Z`), and reads it back.
+pub mod ts {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_ts(*v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        Timestamp::deserialize(d)
+    }
+}

@@ -43,6 +43,14 @@ pub struct Args {
     /// Not before this time: 2026-02-01T09:00:00Z, or local 2026-02-01 09:00 or 2026-02-01.
     #[arg(long, value_parser = parse_local_time, value_name = "TIME")]
     not_before: Option<jiff::Timestamp>,
+    /// The most turns the agent may take on it (Claude Code's --max-turns, through the
+    /// {max_turns} placeholder of the agent's command).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_turns: Option<u32>,
+    /// The most the agent may spend on it, in US dollars (Claude Code's --max-budget-usd,
+    /// through the {max_budget_usd} placeholder).
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    max_budget_usd: Option<String>,
     /// The task's body (Markdown), after the title.
     #[arg(long, conflicts_with = "body_file")]
     body: Option<String>,
@@ -61,6 +69,10 @@ fn parse_priority(s: &str) -> Result<Priority, String> {
 
 fn parse_timeout(s: &str) -> Result<u64, String> {
     parse_duration(s)
+}
+
+fn parse_budget(s: &str) -> Result<String, String> {
+    brain_core::task::parse::parse_budget(s)
 }
 
 fn parse_local_time(s: &str) -> Result<jiff::Timestamp, String> {
@@ -90,6 +102,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         approval: args.approval,
         unattended: !args.no_unattended,
         not_before: args.not_before,
+        max_turns: args.max_turns,
+        max_budget_usd: args.max_budget_usd,
         body,
     };
     task.validate()?;

@@ -23,11 +23,13 @@ mod list;
 mod questions;
 mod reclaim;
 mod release;
+mod review;
 mod run;
 mod schedule;
 mod show;
 mod status;
 mod sync;
+mod usage;
 
 /// What every command may need.
 pub struct Context {
@@ -80,6 +82,8 @@ pub enum Command {
     Approve(approve::Args),
     Deny(deny::Args),
     Handoff(handoff::Args),
+    Usage(usage::Args),
+    Review(review::Args),
     Doctor(doctor::Args),
 }
 
@@ -108,6 +112,8 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Approve(a) => approve::run(a, ctx),
         Command::Deny(a) => deny::run(a, ctx),
         Command::Handoff(a) => handoff::run(a, ctx),
+        Command::Usage(a) => usage::run(a, ctx),
+        Command::Review(a) => review::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
     }
 }

@@ -101,20 +101,6 @@ fn plan(repo: &Repo, at: &str, agent: Option<String>, install: bool) -> anyhow::
         bail!("--at {at}: give a time of day as HH:MM, 24-hour (02:00)");
     };
     let agent = agent.or_else(|| repo.config().run.agent.clone());
-    if install {
-        let Some(a) = &agent else {
-            bail!(
-                "which agent should run? give --agent AGENT, or set `agent = \"...\"` under [run] in brain.toml"
-            );
-        };
-        brain_core::task::names::validate_agent(a)?;
-        match repo.config().agents.get(a) {
-            Some(c) if !c.command.is_empty() => {}
-            _ => bail!(
-                "[agents.{a}] in brain.toml has no `command`, so `brain run --agent {a}` could not start it; add one first"
-            ),
-        }
-    }
     let brain = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .context("finding the brain executable")?;
@@ -122,12 +108,43 @@ fn plan(repo: &Repo, at: &str, agent: Option<String>, install: bool) -> anyhow::
         .root()
         .canonicalize()
         .with_context(|| format!("resolving {}", repo.root().display()))?;
+    let mut path: Vec<PathBuf> = brain.parent().map(Path::to_path_buf).into_iter().collect();
+    if install {
+        let Some(a) = &agent else {
+            bail!(
+                "which agent should run? give --agent AGENT, or set `agent = \"...\"` under [run] in brain.toml"
+            );
+        };
+        brain_core::task::names::validate_agent(a)?;
+        let program = match repo.config().agents.get(a) {
+            Some(c) if !c.command.is_empty() => c.command[0].clone(),
+            _ => bail!(
+                "[agents.{a}] in brain.toml has no `command`, so `brain run --agent {a}` could not start it; add one first"
+            ),
+        };
+        // A scheduler starts jobs with a short PATH: find the agent (and what runs it) now,
+        // and give the job the folders it needs, so that it does not fail at 2 a.m.
+        let search = std::env::var_os("PATH").unwrap_or_default();
+        let found = schedule::find_agent(&program, &search, &root)
+            .map_err(|e| anyhow::anyhow!("[agents.{a}]: {e}"))?;
+        for d in found.dirs() {
+            if !path.contains(&d) {
+                path.push(d);
+            }
+        }
+        let mut found_at = format!("{}", found.program.display());
+        if let Some(i) = &found.interpreter {
+            found_at.push_str(&format!(", run by {}", i.display()));
+        }
+        eprintln!("brain: the agent's program is {found_at}; the schedule puts its folder on PATH");
+    }
     Ok(Plan {
         brain,
         repo: root,
         agent,
         hour,
         minute,
+        path,
     })
 }
 

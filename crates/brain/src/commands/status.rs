@@ -61,6 +61,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         )?;
     }
     writeln!(out, "\nopen questions: {}", status.open_questions)?;
+    for l in &status.limits {
+        writeln!(
+            out,
+            "usage limit: {} on {} hit its {} limit; no new session before {}",
+            l.agent, l.machine, l.kind, l.until
+        )?;
+    }
     if let Some(r) = &status.remote {
         let when = if r.fetched {
             ""

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `brain` binary, real files in temporary folders, the real `git`.
 
 mod add;
+#[cfg(target_os = "linux")] // the agents are sh scripts (and the run helpers of run.rs)
+mod claude;
 mod discovery;
 mod doctor;
 mod gates;
@@ -8,12 +10,18 @@ mod git;
 mod init;
 mod lifecycle;
 mod list;
+#[cfg(target_os = "linux")] // as claude.rs
+mod morning;
 mod races;
+#[cfg(target_os = "linux")] // the Claude Code CLI installed for this platform by npm
+mod real_claude;
 mod remote;
 #[cfg(target_os = "linux")] // agents are sh scripts; process checks read /proc
 mod run;
 #[cfg(unix)] // the stand-ins for systemctl and crontab are sh scripts
 mod schedule;
 mod support;
+#[cfg(unix)] // npm's .bin links and the python3 corpus generator
+mod usage;
 #[cfg(target_os = "linux")] // bash, /proc, mount namespaces
 mod world;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::Repo;
 
-fn agent_script(name: &str) -> String {
+pub(crate) fn agent_script(name: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/agents")
         .join(name);
@@ -15,7 +15,7 @@ fn agent_script(name: &str) -> String {
 }
 
 /// A repo with `[agents.NAME]` running `sh tests/agents/SCRIPT ARGS...`, plus `extra` TOML.
-fn repo_with_agent(name: &str, script: &str, args: &[&str], extra: &str) -> Repo {
+pub(crate) fn repo_with_agent(name: &str, script: &str, args: &[&str], extra: &str) -> Repo {
     let r = Repo::without_commits();
     let mut command = vec!["sh".to_string(), agent_script(script)];
     command.extend(args.iter().map(|s| s.to_string()));
@@ -27,7 +27,7 @@ fn repo_with_agent(name: &str, script: &str, args: &[&str], extra: &str) -> Repo
     r
 }
 
-fn overnight_log(r: &Repo) -> String {
+pub(crate) fn overnight_log(r: &Repo) -> String {
     r.read(&format!("logs/{}-overnight.log", crate::support::TODAY))
 }
 
@@ -100,15 +100,24 @@ fn run_gives_each_task_to_the_agent_with_its_prompt_and_records_the_result() {
     );
     assert!(lines[2].contains(&format!("{first} finished in ")), "{log}");
     assert!(lines[3].contains(&format!("claimed {second}")), "{log}");
-    assert!(lines.last().unwrap().starts_with("Completed at "), "{log}");
+    // The run's summary, then where the morning review is.
+    let n = lines.len();
+    assert!(lines[n - 2].starts_with("Completed at "), "{log}");
+    assert!(lines[n - 2].contains("2 finished, 0 failed"), "{log}");
     assert!(
-        lines.last().unwrap().contains("2 finished, 0 failed"),
+        lines[n - 1].ends_with("the morning review is in logs/2026-01-31-review.md"),
         "{log}"
     );
-    let usage = r.read("context/usage.md");
+    let usage = r.read("context/usage/test-machine.md");
     assert!(
         usage.contains("tester:\n  day: 2026-01-31\n  sessions_today: 2\n"),
         "{usage}"
+    );
+    // The summary in the seed's shape, summed over the machines.
+    let summary = r.read("context/usage.md");
+    assert!(
+        summary.contains("tester:\n  sessions_today: 2\n"),
+        "{summary}"
     );
 }
 
@@ -276,11 +285,19 @@ fn a_usage_limit_stops_new_sessions_with_a_warning() {
     r.brain(&["run", "--agent", "tester"]).ok();
     assert_eq!(r.where_is(&first), [format!("completed/{first}.md")]);
     assert_eq!(r.where_is(&second), [format!("pending/{second}.md")]);
-    let usage = r.read("context/usage.md");
+    let usage = r.read("context/usage/test-machine.md");
     assert!(usage.contains("sessions_today: 1"), "{usage}");
     assert!(
         usage.contains("warning: \"1 sessions today reached max_sessions_per_day = 1"),
         "{usage}"
+    );
+    // The summary agents read carries it as its warning line.
+    let summary = r.read("context/usage.md");
+    assert!(
+        summary.contains(
+            "warning: \"tester on test-machine: 1 sessions today reached max_sessions_per_day = 1"
+        ),
+        "{summary}"
     );
     assert!(overnight_log(&r).contains("usage limit: "));
 }
@@ -344,15 +361,19 @@ fn dry_run_lists_what_would_run_in_order_and_changes_nothing() {
 }
 
 #[test]
-fn an_agent_that_cannot_start_stops_the_run_and_gives_the_task_back() {
+fn an_agent_whose_program_is_missing_is_broken_and_leaves_the_task_unharmed() {
     let r = Repo::without_commits();
     let mut config = r.read("brain.toml");
     config.push_str("\n[agents.ghost]\ncommand = [\"/nonexistent/agent\"]\n");
     r.write("brain.toml", &config);
     let id = r.add(&["never starts"]);
-    let err = r.brain(&["run", "--agent", "ghost"]).fails(1);
-    assert!(err.contains("cannot start `/nonexistent/agent`"), "{err}");
-    assert!(err.contains("[agents.ghost]"), "{err}");
+    // A program that is not there is a broken agent: its own exit code, and the fix.
+    let err = r.brain(&["run", "--agent", "ghost"]).fails(8);
+    assert!(err.contains("`/nonexistent/agent` was not found"), "{err}");
+    assert!(
+        err.contains("full path") && err.contains("[agents.ghost]"),
+        "{err}"
+    );
     assert_eq!(r.where_is(&id), [format!("pending/{id}.md")]);
     assert!(
         r.read(&format!("tasks/pending/{id}.md"))

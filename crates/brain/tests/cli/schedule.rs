@@ -40,6 +40,16 @@ impl Place {
                 tab = tab.display()
             ),
         );
+        // The agent of the default brain.toml, where an npm install puts it: a script run by
+        // a `node` (here `brain-test-node`, so that no real one stands in), neither of them in a
+        // folder a scheduler has on PATH.
+        let npm = tmp.path().join("npm global/bin");
+        let node = tmp.path().join("node dir");
+        fs::create_dir_all(&npm).unwrap();
+        fs::create_dir_all(&node).unwrap();
+        script(&npm.join("claude"), "exit 0");
+        fs::write(npm.join("claude"), "#!/usr/bin/env brain-test-node\n").unwrap();
+        script(&node.join("brain-test-node"), "exit 0");
         let repo = tmp.path().join("my brain's repo");
         let p = Place { tmp, repo, brain };
         p.brain(&["init", p.repo.to_str().unwrap()]);
@@ -48,8 +58,10 @@ impl Place {
 
     fn cmd(&self, args: &[&str]) -> std::process::Output {
         let path = format!(
-            "{}:{}",
+            "{}:{}:{}:{}",
             self.tmp.path().join("fake").display(),
+            self.tmp.path().join("npm global/bin").display(),
+            self.tmp.path().join("node dir").display(),
             std::env::var("PATH").unwrap_or_default()
         );
         Command::new(&self.brain)
@@ -179,15 +191,32 @@ fn the_cron_line_parses_runs_with_its_quoting_and_leaves_other_lines_alone() {
     // repo with the right arguments, through paths with spaces and a quote.
     let command = fields[5].replace("\\%", "%");
     let args_file = p.tmp.path().join("args");
+    let found_file = p.tmp.path().join("found");
     script(
         &p.brain,
         &format!(
-            "pwd > '{f}'\nfor a in \"$@\"; do echo \"$a\" >> '{f}'; done",
-            f = args_file.display()
+            "pwd > '{f}'\nfor a in \"$@\"; do echo \"$a\" >> '{f}'; done\ncommand -v claude > '{found}'\ncommand -v brain-test-node >> '{found}'",
+            f = args_file.display(),
+            found = found_file.display()
         ),
     );
-    let status = Command::new("sh").arg("-c").arg(&command).status().unwrap();
+    // As cron runs it: an empty environment, whatever PATH the line sets.
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&command)
+        .env_clear()
+        .status()
+        .unwrap();
     assert!(status.success(), "{command}");
+    // The agent (an npm script) and the node that runs it are found under cron's PATH.
+    assert_eq!(
+        fs::read_to_string(&found_file).unwrap(),
+        format!(
+            "{}\n{}\n",
+            p.tmp.path().join("npm global/bin/claude").display(),
+            p.tmp.path().join("node dir/brain-test-node").display()
+        )
+    );
     let got = fs::read_to_string(&args_file).unwrap();
     let repo = p.repo.canonicalize().unwrap();
     assert_eq!(
@@ -265,4 +294,27 @@ fn install_refuses_an_agent_it_could_not_run_and_a_bad_time() {
     let out = p.cmd(&["schedule", "install", "--cron"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("which agent"));
     assert_eq!(p.crontab(), "");
+}
+
+#[test]
+fn install_refuses_an_agent_program_the_scheduled_run_would_not_find() {
+    let p = Place::new();
+    // Without node, the npm-installed claude cannot run: said now, not at 2 a.m.
+    fs::remove_file(p.tmp.path().join("node dir/brain-test-node")).unwrap();
+    let out = p.cmd(&["schedule", "install", "--cron", "--agent", "claude-code"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("[agents.claude-code]") && err.contains("run by `brain-test-node`"),
+        "{err}"
+    );
+    fs::remove_file(p.tmp.path().join("npm global/bin/claude")).unwrap();
+    let out = p.cmd(&["schedule", "install", "--systemd", "--agent", "claude-code"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`claude` is not on your PATH") && err.contains("full path"),
+        "{err}"
+    );
+    assert_eq!(p.crontab(), "");
+    assert!(!p.tmp.path().join("config/systemd").exists());
 }

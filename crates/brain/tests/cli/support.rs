@@ -80,9 +80,14 @@ pub fn shell_cmd(cwd: &Path, home: &Path, script: &str) -> Command {
     c
 }
 
+/// The machine name brain records usage under in tests (`context/usage/<it>.md`).
+pub const MACHINE: &str = "test-machine";
+
 fn clean_env(c: &mut Command, cwd: &Path, home: &Path) {
     c.current_dir(cwd)
         .env_remove("BRAIN_REPO")
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env("BRAIN_MACHINE", MACHINE)
         .env("BRAIN_NOW", NOW)
         .env("HOME", home)
         .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
@@ -104,6 +109,12 @@ impl Repo {
             root,
             home,
         }
+    }
+
+    /// The HOME brain runs with.
+    #[cfg(unix)]
+    pub fn home(&self) -> &Path {
+        &self.home
     }
 
     /// A clone of the git repository at `url` (a brain repo shared through a remote).
@@ -303,4 +314,54 @@ impl Repo {
         }
         found
     }
+}
+
+/// A real client the tests run against, from npm, pinned in `tests/tools/package.json`
+/// (`claude` for Claude Code, `ccusage`): `.ci/run` installs them with `npm ci`; when they are
+/// missing, the first test that needs one installs them the same way (npm's registry must be
+/// reachable), and fails saying so when it cannot.
+#[cfg(unix)]
+pub fn npm_tool(name: &str) -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tools");
+    let bin = dir.join("node_modules/.bin").join(name);
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bin.exists() {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "installing the test tools (npm ci in {}) failed: {}",
+                dir.display(),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => panic!(
+                "the tests need Node.js and npm for {name} (tests/tools/package.json): {e}; install them, or run .ci/run"
+            ),
+        }
+    }
+    assert!(bin.exists(), "{} is missing after npm ci", bin.display());
+    bin
+}
+
+/// `scripts/bench/gen_transcripts.py`, the corpus of Claude Code transcripts the usage tests
+/// and the benchmark share: writes about `bytes` of them under `root`.
+#[cfg(unix)]
+pub fn transcripts(root: &Path, bytes: u64, seed: u64) {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/gen_transcripts.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(root)
+        .args(["--bytes", &bytes.to_string(), "--seed", &seed.to_string()])
+        .output()
+        .expect("python3 runs the transcript generator");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
