@@ -20,7 +20,7 @@ git clone -q "$work/remote.git" "$work/seed" 2>/dev/null
 cd "$work/seed"
 git checkout -q -b main 2>/dev/null || true
 "$BRAIN" init . >/dev/null 2>&1
-sed -i.bak 's/^# remote = "origin"/remote = "origin"/' brain.toml && rm -f brain.toml.bak
+sed -i.bak 's/^# remote = "origin"/remote = "origin"/; s/^# ad_hoc_agents = false/ad_hoc_agents = true/' brain.toml && rm -f brain.toml.bak
 for i in $(seq 1 "$TASKS"); do
   id=$(printf 'task-2026-01-01-%03d' "$i")
   printf -- '---\nid: %s\nstatus: pending\ncreated: 2026-01-01T00:00:00Z\n---\n# Task %s\n' "$id" "$i" \

@@ -10,4 +10,4 @@ $title = ($lines | Where-Object { $_ -like '# Task*' } | Select-Object -First 1)
 "Its prompt has $($lines.Count) lines: the overnight instructions, the task file, and any handoff for $env:BRAIN_AGENT."
 "What is in the brain repo, for a real agent to start from:"
 Get-ChildItem -Name | ForEach-Object { "- $_" }
-'A real agent would do the work now. Once Claude Code is installed, set agent = "claude-code" under [run] in brain.toml.'
+'A real agent would do the work now. The second example task needs `writing`, which this example agent lacks: it waits in tasks\pending\ for Claude Code. Once Claude Code is installed, set agent = "claude-code" under [run] in brain.toml and run `brain run` again.'

@@ -11,4 +11,4 @@ echo "Example agent: received task ${BRAIN_TASK} (\"${title}\")."
 echo "Its prompt has $(wc -l < "$prompt" | tr -d ' ') lines: the overnight instructions, the task file, and any handoff for ${BRAIN_AGENT}."
 echo "What is in the brain repo, for a real agent to start from:"
 for f in *; do echo "- $f"; done
-echo "A real agent would do the work now. Once Claude Code is installed, set agent = \"claude-code\" under [run] in brain.toml."
+echo "A real agent would do the work now. The second example task needs \`writing\`, which this example agent lacks: it waits in tasks/pending/ for Claude Code. Once Claude Code is installed, set agent = \"claude-code\" under [run] in brain.toml and run \`brain run\` again."

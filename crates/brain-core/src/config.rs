@@ -243,14 +243,19 @@ pub struct QueueConfig {
     /// Seconds after the last heartbeat when a claim is stale (`stale_after = "2h"`).
     #[serde(default = "default_stale", deserialize_with = "duration")]
     pub stale_after: u64,
+    /// Claims by agents that brain.toml does not name are allowed (`brain claim --agent X`
+    /// without `--capabilities`); by default they are refused as a likely typo.
+    #[serde(default)]
+    pub ad_hoc_agents: bool,
     /// Attempts before a task fails for good (a task's own `max_attempts` wins).
-    #[serde(default = "default_attempts")]
+    #[serde(default = "default_attempts", deserialize_with = "at_least_one")]
     pub max_attempts: u32,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
+            ad_hoc_agents: false,
             stale_after: default_stale(),
             max_attempts: default_attempts(),
         }
@@ -301,12 +306,73 @@ pub struct AgentConfig {
     pub resume: bool,
 }
 
+fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u32, D::Error> {
+    let n = i64::deserialize(d)?;
+    u32::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{n}` is not allowed: write a whole number, 1 or more"
+        ))
+    })
+}
+
 fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 impl Config {
+    /// Checks that `agent` may claim: one of brain.toml's agents, or any name with extra
+    /// capabilities given (`capabilities`) or `[queue] ad_hoc_agents = true`. The error names
+    /// the closest agent.
+    pub fn check_claimant(&self, agent: &str, capabilities: bool) -> Result<()> {
+        names::validate_agent(agent)?;
+        // With no [agents] at all there is no roster to check a name against.
+        if self.agents.is_empty()
+            || self.agents.contains_key(agent)
+            || capabilities
+            || self.queue.ad_hoc_agents
+        {
+            return Ok(());
+        }
+        let known: Vec<&str> = self.agents.keys().map(String::as_str).collect();
+        Err(Error::Invalid(format!(
+            "no agent `{agent}` in brain.toml{}; agents there: {}. To claim as another agent, give its --capabilities, or set ad_hoc_agents = true under [queue]",
+            names::did_you_mean(agent, known.iter().copied()),
+            known.join(", ")
+        )))
+    }
+
+    /// The capabilities of `requires` that no agent of brain.toml has, each with the closest
+    /// one some agent has (for a warning: a task that needs one can never be claimed by them).
+    /// With no [agents] at all there is nothing to check against, and nothing is unknown.
+    pub fn unknown_capabilities(&self, requires: &[String]) -> Vec<String> {
+        if self.agents.is_empty() {
+            return Vec::new();
+        }
+        let all: std::collections::BTreeSet<&str> = self
+            .agents
+            .values()
+            .flat_map(|a| a.capabilities.iter().map(String::as_str))
+            .collect();
+        requires
+            .iter()
+            .filter(|r| !all.contains(r.as_str()))
+            .map(|r| format!("`{r}`{}", names::did_you_mean(r, all.iter().copied())))
+            .collect()
+    }
+
+    /// The agent a run (or a schedule) runs when none is named: `[run] agent`, else the only
+    /// agent there is.
+    pub fn default_agent(&self) -> Option<&str> {
+        self.run.agent.as_deref().or_else(|| {
+            let mut names = self.agents.keys();
+            match (names.next(), names.next()) {
+                (Some(only), None) => Some(only.as_str()),
+                _ => None,
+            }
+        })
+    }
+
     /// Parses the text of `brain.toml` at `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config {
@@ -347,12 +413,6 @@ impl Config {
                 ),
             });
         }
-        if config.queue.max_attempts == 0 {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                message: "[queue] max_attempts must be at least 1".into(),
-            });
-        }
         if config.git.remote.is_some() && config.git.heartbeat_every >= config.queue.stale_after {
             return Err(Error::Config {
                 path: path.to_path_buf(),
@@ -389,10 +449,15 @@ impl Config {
 
 /// `line N: message` from a TOML error.
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim_end().to_string();
+    let msg = in_words(e.message().trim_end());
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            if msg.starts_with("duplicate key")
+                && let Some(m) = duplicate(text, line)
+            {
+                return m;
+            }
             // Which setting: the key on that line, and its table.
             let here = text.lines().nth(line - 1).unwrap_or_default();
             let key = here
@@ -415,96 +480,69 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// The `brain.toml` that `brain init` writes: every setting, commented.
-pub const DEFAULT_CONFIG: &str = r#"# brain.toml: the configuration of this brain repo. The repo root is where this file is.
-# Every setting below shows its default; uncomment and change what you need.
+/// serde's names for types, in words a person reads (`expected u32` is `expected a whole
+/// number, 0 or more`).
+fn in_words(msg: &str) -> String {
+    let words = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number, like 2.5"),
+        ("expected a boolean", "expected true or false"),
+        (
+            "expected a sequence",
+            "expected a list, like [\"a\", \"b\"]",
+        ),
+        ("expected a string", "expected text in quotes"),
+        ("expected a map", "expected a table"),
+    ];
+    let mut out = msg.to_string();
+    for (from, to) in words {
+        if let Some(at) = out.find(from) {
+            let end = at + from.len();
+            // Only the whole word: `expected u32` but not `expected u32x`.
+            if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                out.replace_range(at..end, to);
+            }
+        }
+    }
+    out
+}
 
-[queue]
-# A claim whose last heartbeat is older than this is stale and goes back to pending/
-# (the seed's "if active-agent.md is stale > 2 hours, the task can be reclaimed").
-stale_after = "2h"
-# Attempts before a task goes to failed/ for good. A task's own `max_attempts` wins.
-max_attempts = 3
-
-# One table per agent. `capabilities` must cover a task's `requires` for the agent to claim it.
-# `command` is an argument list that `brain run` starts (never through a shell); it may use
-# {prompt}, {prompt_file}, {task_file}, {task_id}, {repo}, {max_turns} and {max_budget_usd}
-# (an argument that is only {max_turns} or {max_budget_usd} is left out, with the flag before
-# it, when neither the task nor this table sets one).
-#
-# Claude Code runs headless with the narrowest permissions that let it do a task: it may edit
-# files inside this repo (--permission-mode acceptEdits) and run `brain ask`, `brain handoff`,
-# `brain done` and `brain fail` (--allowedTools), nothing else. A tool use it is denied makes
-# the task fail with the denied tools listed, so you see what to allow. To widen, add to
-# --allowedTools, e.g. "Bash(brain ask:*),...,Bash(npm test:*),WebFetch".
-[agents.claude-code]
-capabilities = ["code_execution", "file_access"]
-command = [
-  "claude", "-p", "{prompt}", "--output-format", "json",
-  "--permission-mode", "acceptEdits",
-  "--allowedTools", "Bash(brain ask:*),Bash(brain handoff:*),Bash(brain done:*),Bash(brain fail:*)",
-  "--max-turns", "{max_turns}", "--max-budget-usd", "{max_budget_usd}",
-]
-prompt = "agents/overnight.md"
-# brain run starts no new session for this agent once a limit is reached today (UTC):
-# max_sessions_per_day = 20
-# max_tokens_per_day = 5000000
-# The caps of a task that sets no max_turns / max_budget_usd of its own:
-# max_turns = 50
-# max_budget_usd = 5.0
-# A session that was denied tool uses still completes its task (default: it fails):
-# accept_denials = false
-# After a usage limit, the next attempt resumes the session the limit cut short:
-# resume = false
-
-# [agents.claude-desktop]
-# capabilities = ["file_access"]
-
-
-[git]
-# Commit every transition (claim, done, ...) with exactly the files it touched.
-commit = true
-# Write (and commit) a task's heartbeat at most this often (and at most every quarter of
-# stale_after); a heartbeat in between changes nothing.
-heartbeat_every = "10m"
-# Share this queue between machines through a git remote: a transition is real only once a
-# fast-forward push of it is accepted (brain fetches and tries again when another machine got
-# there first). Commands that change the queue then need the remote; reading works offline.
-# remote = "origin"
-# The branch on the remote (default: the branch checked out here).
-# branch = "main"
-
-# The scheduled run: `brain run`, `brain schedule install`, `brain daemon`.
-# [run]
-# The agent `brain run` runs when --agent is not given.
-# agent = "claude-code"
-# How long an agent may work on a task whose file sets no `timeout`.
-# timeout = "2h"
-# After the polite stop (SIGTERM), how long before the agent's processes are killed.
-# kill_grace = "10s"
-# When `brain daemon` runs `brain run` (cron: minute hour day month weekday, local time).
-# schedule = "0 2 * * *"
-# What of each agent's output goes into git: "summary" (its first and last lines, at most
-# 16 KiB), "full" (the whole output, up to max_committed_output; a larger one as a summary) or
-# "none". The whole output always stays in logs/runs/ on this machine: it can be large, and
-# it can hold a secret an agent printed.
-# commit_output = "summary"
-# max_committed_output = "1MiB"
-
-# Tell the person what a run met: a command (an argument list; the message is JSON on its
-# stdin) and/or an HTTP POST (ntfy-style; https:// needs curl). Each kind of event is sent
-# "immediate"ly, in one message at the end of the run ("morning", with the morning review in
-# logs/), or "off". A notifier that fails or hangs is stopped after `timeout` and logged; the
-# run goes on.
-# [notify]
-# command = ["notify-send-brain"]
-# url = "https://ntfy.sh/my-brain-topic"
-# timeout = "10s"
-# question = "morning"     # a question or approval waits for you
-# failed = "morning"       # a task failed for good
-# limit = "immediate"      # the plan's usage limit was hit (with when it resets)
-# run = "morning"          # the run's summary
-"#;
+/// The message for a key or table set twice, the second time on `line`: both lines, and what
+/// to do.
+fn duplicate(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line - 1)?.trim();
+    if here.starts_with('[') {
+        let first = lines[..line - 1].iter().position(|l| l.trim() == here)? + 1;
+        return Some(format!(
+            "the table {here} is on line {first} and again on line {line}: keep one, with all its settings"
+        ));
+    }
+    let key = here.split_once('=')?.0.trim();
+    // The table the key is in starts at the last header above it.
+    let start = lines[..line - 1]
+        .iter()
+        .rposition(|l| l.trim_start().starts_with('['))
+        .map_or(0, |i| i + 1);
+    let table = if start == 0 {
+        "the top of the file".to_string()
+    } else {
+        lines[start - 1].trim().to_string()
+    };
+    let first = lines[start..line - 1]
+        .iter()
+        .position(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == key))?
+        + start
+        + 1;
+    Some(format!(
+        "`{key}` in {table} is set on line {first} and again on line {line}: keep one"
+    ))
+}
 
 #[cfg(test)]
 mod tests {
@@ -512,13 +550,6 @@ mod tests {
 
     fn parse(s: &str) -> Result<Config> {
         Config::parse(s, Path::new("brain.toml"))
-    }
-
-    #[test]
-    fn default_config_parses() {
-        let c = parse(DEFAULT_CONFIG).unwrap();
-        assert_eq!(c.queue.stale_after, 7200);
-        assert_eq!(c.agents["claude-code"].capabilities.len(), 2);
     }
 
     #[test]
@@ -537,5 +568,49 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("soon"), "{e}");
         let e = parse("[agents.\"a/b\"]\n").unwrap_err().to_string();
         assert!(e.contains("agents.a/b"), "{e}");
+    }
+
+    #[test]
+    fn a_setting_or_table_given_twice_names_both_lines() {
+        let e = parse("[run]\nagent = \"a\"\n\n[git]\ncommit = true\n\n[run]\ntimeout = \"1h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the table [run] is on line 1 and again on line 7: keep one"),
+            "{e}"
+        );
+        let e = parse("[run]\n# agent = \"x\"\nagent = \"a\"\ntimeout = \"1h\"\nagent = \"b\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`agent` in [run] is set on line 3 and again on line 5: keep one"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_said_in_words() {
+        let e = parse("[queue]\nmax_attempts = \"3\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`max_attempts` in [queue]"), "{e}");
+        assert!(!e.contains("u32") && !e.contains("i64"), "{e}");
+        let e = parse("[queue]\nmax_attempts = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`0` is not allowed: write a whole number, 1 or more"),
+            "{e}"
+        );
+        let e = parse("[agents.a]\nmax_sessions_per_day = -2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected a whole number, 0 or more"), "{e}");
+        let e = parse("[git]\ncommit = \"yes\"\n").unwrap_err().to_string();
+        assert!(e.contains("expected true or false"), "{e}");
+        let e = parse("[agents.a]\ncapabilities = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected a list"), "{e}");
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::config::{CONFIG_FILE, DEFAULT_CONFIG};
+use crate::config::CONFIG_FILE;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::git::{self, Git};
@@ -25,28 +25,30 @@ pub struct InitReport {
     pub git_initialized: bool,
     /// The commit made of the created files.
     pub commit: Option<String>,
-    /// The id of the example task, when one was added.
-    pub example: Option<String>,
+    /// The ids of the example tasks, when they were added.
+    pub example: Vec<String>,
+    /// With `--example`, the agent brain.toml's `[run]` was set to (when brain.toml was new).
+    pub run_agent: Option<String>,
     /// Set when git is not installed, so nothing was committed.
     pub git_missing: bool,
 }
 
-/// The files of a new brain repo, relative to its root. With `example`, `brain.toml` also gets
-/// the example agent (and `[run] agent`), whose scripts are added to `agents/`.
-pub fn skeleton(example: bool) -> Vec<(PathBuf, std::borrow::Cow<'static, str>)> {
-    let config = if example {
-        let agent = if fsutil::on_path("claude") {
-            "claude-code"
-        } else {
-            "example-agent"
-        };
-        format!("{DEFAULT_CONFIG}{}", templates::example_config(agent)).into()
+/// The agent `brain init --example` sets under `[run]`: Claude Code where `claude` is
+/// installed, else the example agent.
+pub fn example_run_agent() -> &'static str {
+    if fsutil::on_path("claude") {
+        "claude-code"
     } else {
-        DEFAULT_CONFIG.into()
-    };
+        "example-agent"
+    }
+}
+
+/// The files of a new brain repo, relative to its root. With `example` (the agent to set under
+/// `[run]`), `brain.toml` also gets the example agent, whose scripts are added to `agents/`.
+pub fn skeleton(example: Option<&str>) -> Vec<(PathBuf, std::borrow::Cow<'static, str>)> {
     let mut files: Vec<(PathBuf, std::borrow::Cow<'static, str>)> =
-        vec![(CONFIG_FILE.into(), config)];
-    if example {
+        vec![(CONFIG_FILE.into(), templates::brain_toml(example).into())];
+    if example.is_some() {
         files.push((
             "agents/example-agent.sh".into(),
             templates::EXAMPLE_AGENT_SH.into(),
@@ -55,6 +57,7 @@ pub fn skeleton(example: bool) -> Vec<(PathBuf, std::borrow::Cow<'static, str>)>
             "agents/example-agent.ps1".into(),
             templates::EXAMPLE_AGENT_PS1.into(),
         ));
+        files.push(("context/priorities.md".into(), templates::PRIORITIES.into()));
     }
     for s in State::ALL {
         files.push((
@@ -101,7 +104,8 @@ pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
     if !local_ignore.exists() {
         fsutil::write_atomic(&local_ignore, templates::LOCAL_GITIGNORE.as_bytes())?;
     }
-    for (rel, content) in skeleton(example) {
+    let run_agent = example.then(example_run_agent);
+    for (rel, content) in skeleton(run_agent) {
         let path = root.join(&rel);
         if fs::symlink_metadata(&path).is_ok() {
             continue;
@@ -110,7 +114,12 @@ pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
             fs::create_dir_all(parent).at("creating", parent)?;
         }
         match fsutil::create_atomic(&path, content.as_bytes()) {
-            Ok(()) => report.created.push(rel),
+            Ok(()) => {
+                if rel == Path::new(CONFIG_FILE) {
+                    report.run_agent = run_agent.map(str::to_string);
+                }
+                report.created.push(rel)
+            }
             Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
@@ -124,13 +133,14 @@ pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
             empty &= repo.entries(s, &mut ignored)?.is_empty();
         }
         if empty {
-            let task = newtask::example();
             let locked = repo.lock()?;
-            let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
-            report
-                .created
-                .push(path.strip_prefix(&root).unwrap_or(&path).to_path_buf());
-            report.example = Some(id);
+            for task in newtask::examples() {
+                let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
+                report
+                    .created
+                    .push(path.strip_prefix(&root).unwrap_or(&path).to_path_buf());
+                report.example.push(id);
+            }
         }
     }
     if report.created.is_empty() {

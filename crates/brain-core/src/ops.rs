@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::human::questions;
-use crate::queue::{Blocked, Claimant, Claimed, Moved, Refused, Transaction};
+use crate::queue::{Claimant, Claimed, Moved, PassedOver, Refused, Transaction};
 use crate::store::Repo;
 use crate::task::State;
 use crate::task::newtask::NewTask;
@@ -52,6 +52,13 @@ pub fn add(repo: &Repo, task: &NewTask, now: Timestamp) -> Transaction<Added> {
             None
         };
         l.commit_point(&format!("add {id}: {}", task.title.trim()))?;
+        let unknown = l.config().unknown_capabilities(&task.requires);
+        if !unknown.is_empty() {
+            l.say(format!(
+                "no agent in brain.toml has {}: {id} waits until one does (give an agent the capability in brain.toml, or fix the task's `requires`)",
+                unknown.join(", ")
+            ));
+        }
         Ok(Added {
             id,
             path,
@@ -70,7 +77,7 @@ pub fn claim(
     extra_caps: &[String],
     only: Option<&str>,
     now: Timestamp,
-) -> Transaction<std::result::Result<Claimed, Option<Blocked>>> {
+) -> Transaction<std::result::Result<Claimed, Vec<PassedOver>>> {
     if let Err(e) = crate::task::names::validate_agent(agent) {
         return Transaction {
             result: Err(e),
@@ -131,6 +138,22 @@ pub fn done(
         }
         l.done(id, who, result, now)
     })
+}
+
+/// `reclaim`: the stale claims moved back (or to failed/). With `dry_run`, only a look
+/// ([`Kind::Look`](crate::queue::Kind::Look)): what would move, with nothing written, renamed
+/// or committed, not even the recovery of a hand move a change would make first.
+pub fn reclaim(
+    repo: &Repo,
+    now: Timestamp,
+    dry_run: bool,
+) -> Transaction<Vec<crate::queue::Reclaimed>> {
+    let kind = if dry_run {
+        crate::queue::Kind::Look
+    } else {
+        crate::queue::Kind::Change
+    };
+    repo.section(kind, now, |l| l.reclaim(now, dry_run))
 }
 
 /// The result of a transaction, with its notes handed to `say` (for a front end that shows

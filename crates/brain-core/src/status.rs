@@ -137,6 +137,16 @@ pub fn warnings(repo: &Repo, tasks: &[Task]) -> Result<Vec<String>> {
         for w in &t.warnings {
             out.push(format!("{}: {w}", rel(&t.path)));
         }
+        if t.state == State::Pending {
+            let unknown = repo.config().unknown_capabilities(&t.meta.requires);
+            if !unknown.is_empty() {
+                out.push(format!(
+                    "{}: no agent in brain.toml has {}, so no agent can claim it",
+                    rel(&t.path),
+                    unknown.join(", ")
+                ));
+            }
+        }
         by_id.entry(t.id.to_ascii_lowercase()).or_default().push(t);
     }
     for (_, ts) in by_id.into_iter().filter(|(_, ts)| ts.len() > 1) {
@@ -244,6 +254,19 @@ pub struct Item<'a> {
     /// What brain reads differently than a person may expect in the file (a misspelt field).
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub warnings: &'a [String],
+    /// For a pending task: `ready`, `why` not, `attempts_left` (see [`Item::judged`]).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<crate::queue::Readiness>,
+}
+
+impl<'a> Item<'a> {
+    /// The item with, for a pending task, whether it can be claimed now and why not.
+    pub fn judged(t: &'a Task, judge: &crate::queue::Judge) -> Self {
+        Item {
+            readiness: judge.judge(t),
+            ..Item::from(t)
+        }
+    }
 }
 
 impl<'a> From<&'a Task> for Item<'a> {
@@ -262,6 +285,7 @@ impl<'a> From<&'a Task> for Item<'a> {
             attempt: t.meta.attempt,
             path: &t.path,
             warnings: &t.warnings,
+            readiness: None,
         }
     }
 }
@@ -303,18 +327,25 @@ pub struct Detail {
     pub late: Vec<std::path::PathBuf>,
     /// What the agent printed in each attempt under `brain run`, oldest first.
     pub outputs: Vec<std::path::PathBuf>,
+    /// For a pending task, whether it can be claimed at the time asked, and why not.
+    pub readiness: Option<crate::queue::Readiness>,
 }
 
-/// Task `id` in detail.
-pub fn detail(repo: &Repo, id: &str) -> Result<Detail> {
+/// Task `id` in detail, judged at `now`.
+pub fn detail(repo: &Repo, id: &str, now: Timestamp) -> Result<Detail> {
     let entry = repo.find(id)?;
     let file = repo.read(&entry)?;
     let late = crate::store::late_files(repo.root(), &file.task.id)?;
     let outputs = crate::store::output_files(repo.root(), &file.task.id)?;
+    let readiness = match file.task.state {
+        State::Pending => crate::queue::Judge::new(repo, now)?.judge(&file.task),
+        _ => None,
+    };
     Ok(Detail {
         file,
         late,
         outputs,
+        readiness,
     })
 }
 
@@ -333,7 +364,10 @@ pub struct DetailView<'a> {
 impl<'a> From<&'a Detail> for DetailView<'a> {
     fn from(d: &'a Detail) -> Self {
         DetailView {
-            item: Item::from(&d.file.task),
+            item: Item {
+                readiness: d.readiness.clone(),
+                ..Item::from(&d.file.task)
+            },
             meta: &d.file.task.meta,
             body: d.file.doc.body(),
             late: &d.late,

@@ -177,7 +177,13 @@ fn invalid_files_name_file_and_line() {
         ("bad-id-field.md", 2, "id"),
         ("bad-indent.md", 5, ""),
         ("bad-priority.md", 3, "priority"),
-        ("bad-yaml.md", 4, ""),
+        // Regression: an unclosed `[` was reported on the line after it.
+        (
+            "bad-yaml.md",
+            3,
+            "`requires`: the `[` opened here is never closed",
+        ),
+        ("closed-then-wrong.md", 5, ""),
         ("duplicate-key.md", 4, "`status` appears twice"),
         ("missing-close.md", 1, "never closed"),
         ("no-frontmatter.md", 1, "`---`"),
@@ -186,6 +192,11 @@ fn invalid_files_name_file_and_line() {
         ("oversized.md", 1, "limited"),
         ("timeout-bad-unit.md", 3, "unit"),
         ("timeout-no-unit.md", 3, "no unit"),
+        (
+            "unclosed-quote.md",
+            4,
+            "`notes`: invalid value: unclosed quote",
+        ),
         ("wrong-type-attempt.md", 3, "attempt"),
         ("wrong-type-requires.md", 4, "requires"),
         ("wrong-type-unattended.md", 3, "unattended"),

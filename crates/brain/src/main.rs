@@ -22,7 +22,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Run `brain init` to start, then `brain add "…"` and `brain list`.
 #[derive(Debug, Parser)]
 #[command(name = "brain", version, max_term_width = 100)]
-struct Cli {
+pub(crate) struct Cli {
     /// The brain repo (or any folder inside it). Default: found from the current folder upward,
     /// like git.
     #[arg(long, global = true, env = "BRAIN_REPO", value_name = "DIR")]

@@ -90,3 +90,99 @@ pub fn age(secs: i64) -> String {
     // Minutes are precise enough for a person.
     brain_core::task::time::format_duration(secs - secs % 60)
 }
+
+/// Columns that line up on a terminal, also with wide characters (CJK, emoji) and accents:
+/// each column as wide as its widest cell in display cells, two spaces between, the last one
+/// not padded. A cell is one line; a tab or line break in it is shown as a space.
+#[derive(Debug, Default)]
+pub struct Table {
+    cells: Vec<String>,
+    columns: usize,
+    /// Lines printed after a row (by its index) as they are, outside the columns.
+    notes: Vec<(usize, String)>,
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    /// Adds a row; every row has the same number of cells.
+    pub fn row<const N: usize>(&mut self, cells: [&str; N]) {
+        debug_assert!(self.columns == 0 || self.columns == N);
+        self.columns = N;
+        self.cells.extend(cells.iter().map(|c| {
+            if c.contains(['\t', '\n', '\r']) {
+                c.replace(['\t', '\n', '\r'], " ")
+            } else {
+                c.to_string()
+            }
+        }));
+    }
+
+    /// A line of its own under the last row, outside the columns.
+    pub fn note(&mut self, line: String) {
+        let rows = self.cells.len() / self.columns.max(1);
+        self.notes.push((rows.saturating_sub(1), line));
+    }
+
+    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        if self.columns == 0 {
+            return Ok(());
+        }
+        let mut widths = vec![0; self.columns];
+        for row in self.cells.chunks(self.columns) {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(width(c));
+            }
+        }
+        let mut line = String::new();
+        for (n, row) in self.cells.chunks(self.columns).enumerate() {
+            line.clear();
+            for (i, c) in row.iter().enumerate() {
+                line.push_str(c);
+                if i + 1 < row.len() {
+                    let pad = widths[i] - width(c) + 2;
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            writeln!(out, "{}", line.trim_end())?;
+            for (_, note) in self.notes.iter().filter(|(r, _)| *r == n) {
+                writeln!(out, "{note}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many terminal cells `s` takes.
+pub fn width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        unicode_width::UnicodeWidthStr::width(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up_with_wide_and_accented_text() {
+        let mut t = Table::new();
+        t.row(["task-1", "日本語のタスク", "end"]);
+        t.row(["task-22", "café", "end"]);
+        t.row(["t", "🚀 launch\tnow", "end"]);
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // Every `end` starts in the same terminal column.
+        let at: Vec<usize> = text
+            .lines()
+            .map(|l| width(&l[..l.find("end").unwrap()]))
+            .collect();
+        assert_eq!(at, [at[0]; 3], "{text}");
+        assert!(!text.contains('\t'), "{text}");
+    }
+}

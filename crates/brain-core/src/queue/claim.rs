@@ -18,6 +18,8 @@ use crate::task::names;
 use crate::task::time::format_ts;
 use crate::task::{Approval, State, Task};
 
+use super::ready::{Blocked, Reason, gate_open};
+
 /// `<id>@<epoch>`: proof that a claim is the current one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Token {
@@ -108,55 +110,36 @@ pub struct Unattended {
     pub skip: Vec<String>,
 }
 
-/// Why a pending task cannot be claimed now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "reason")]
-pub enum Blocked {
-    /// The agent lacks capabilities the task requires.
-    Capabilities { missing: Vec<String> },
-    /// A dependency is not completed.
-    Dependency { id: String },
-    /// Waiting for a person's approval.
-    Approval,
-    /// Not before this time.
-    NotBefore { at: String },
-    /// Marked `unattended: false`, and the run is unattended.
-    Attended,
-    /// The task's id has files in other places too (see `brain doctor`).
-    Duplicate { paths: Vec<String> },
-}
-
-impl std::fmt::Display for Blocked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Blocked::Capabilities { missing } => {
-                write!(f, "the agent lacks {}", missing.join(", "))
-            }
-            Blocked::Dependency { id } => write!(f, "it depends on {id}, which is not completed"),
-            Blocked::Approval => write!(f, "it waits for approval (`brain approve`)"),
-            Blocked::NotBefore { at } => write!(f, "not before {at}"),
-            Blocked::Attended => write!(f, "marked `unattended: false`: it needs a person present"),
-            Blocked::Duplicate { paths } => write!(
-                f,
-                "its id also has {} (run `brain doctor`)",
-                paths.join(" and ")
-            ),
+impl Serialize for PassedOver {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            id: &'a str,
+            #[serde(flatten)]
+            why: Reason,
         }
+        View {
+            id: &self.id,
+            why: Reason(self.why.clone()),
+        }
+        .serialize(s)
     }
 }
+
+/// A pending task a claim passed over, and why (`brain claim` that finds nothing names the
+/// first few, [`PASSED_OVER_SHOWN`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedOver {
+    pub id: String,
+    pub why: Blocked,
+}
+
+/// How many passed-over tasks a claim that finds nothing reports.
+pub const PASSED_OVER_SHOWN: usize = 3;
 
 /// The file where the claim of `.brain/` names the active file a claim was writing (see
 /// `LockedRepo::claim_one`).
 pub const CLAIMING: &str = "claiming";
-
-/// The claim-time gate: approved in the file, or approved by a person's answer.
-pub fn gate_open(t: &Task, approved_by_answer: bool) -> bool {
-    match t.meta.approval {
-        None | Some(Approval::Approved) => true,
-        Some(Approval::Required) => approved_by_answer,
-        Some(Approval::Denied) => false,
-    }
-}
 
 /// Why `t` cannot be claimed by an agent with `caps` at `now`, given the completed ids.
 pub fn blocked(
@@ -230,7 +213,7 @@ impl LockedRepo<'_> {
         extra_caps: &[String],
         only: Option<&str>,
         now: Timestamp,
-    ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
+    ) -> Result<std::result::Result<Claimed, Vec<PassedOver>>> {
         self.claim_from(None, agent, extra_caps, only, now)
     }
 
@@ -246,7 +229,7 @@ impl LockedRepo<'_> {
         extra_caps: &[String],
         only: Option<&str>,
         now: Timestamp,
-    ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
+    ) -> Result<std::result::Result<Claimed, Vec<PassedOver>>> {
         self.claim_for(queue, agent, extra_caps, only, &Unattended::default(), now)
     }
 
@@ -260,7 +243,7 @@ impl LockedRepo<'_> {
         only: Option<&str>,
         filter: &Unattended,
         now: Timestamp,
-    ) -> Result<std::result::Result<Claimed, Option<Blocked>>> {
+    ) -> Result<std::result::Result<Claimed, Vec<PassedOver>>> {
         let rules = self.eligibility(agent, extra_caps)?;
         let mut queue = queue;
         let candidates: Box<dyn Iterator<Item = Task>> = match only {
@@ -285,11 +268,19 @@ impl LockedRepo<'_> {
                 Box::new(queue.as_mut().into_iter().flat_map(|q| q.tasks()))
             }
         };
-        let mut why = None;
+        let mut why: Vec<PassedOver> = Vec::new();
+        let mut passed_over = |id: &str, b: Blocked| {
+            if why.len() < PASSED_OVER_SHOWN && why.iter().all(|p| p.id != id) {
+                why.push(PassedOver {
+                    id: id.to_string(),
+                    why: b,
+                });
+            }
+        };
         for t in candidates {
             if let Err(b) = rules.check(self, &t, filter, now) {
                 if let Some(b) = b {
-                    why.get_or_insert(b);
+                    passed_over(&t.id, b);
                 }
                 continue;
             }
@@ -302,7 +293,7 @@ impl LockedRepo<'_> {
                 Ok(approved) => approved,
                 Err(b) => {
                     if let Some(b) = b {
-                        why.get_or_insert(b);
+                        passed_over(&fresh.id, b);
                     }
                     continue;
                 }
@@ -316,16 +307,19 @@ impl LockedRepo<'_> {
                     fresh.id,
                     rels(self, &others)
                 ));
-                why.get_or_insert(Blocked::Duplicate {
-                    paths: others.iter().map(|p| rel(self, p)).collect(),
-                });
+                passed_over(
+                    &fresh.id,
+                    Blocked::Duplicate {
+                        paths: others.iter().map(|p| rel(self, p)).collect(),
+                    },
+                );
                 continue;
             }
             if let Some(c) = self.claim_one(&fresh, agent, approved, now)? {
                 return Ok(Ok(c));
             }
         }
-        Ok(Err(if only.is_some() { why } else { None }))
+        Ok(Err(why))
     }
 
     /// What decides whether `agent` may claim a pending task now, read once per claim.

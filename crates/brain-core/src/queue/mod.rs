@@ -6,6 +6,7 @@
 //!   (with `journal`), the claims in `active/`, new tasks; `write`: its writes, which never
 //!   lose a change someone else makes to the same file.
 //! - `claim`, `settle` (heartbeat, done, fail, release), `moves` (between folders, reclaim),
+//!   `ready` (why a pending task waits, for the listings),
 //!   `recover` (what killed processes and hand moves left).
 //! - `remote`: the git remote as arbiter (catch up, publish, roll back); `active`:
 //!   `context/active-agent.md`.
@@ -17,15 +18,19 @@ pub mod claim;
 mod journal;
 pub mod locked;
 pub mod moves;
+pub mod ready;
 pub mod recover;
 pub mod remote;
 pub mod settle;
 pub mod txn;
 pub mod write;
 
-pub use claim::{Blocked, CLAIMING, Claimant, Claimed, Token, Unattended, blocked, gate_open};
+pub use claim::{
+    CLAIMING, Claimant, Claimed, PASSED_OVER_SHOWN, PassedOver, Token, Unattended, blocked,
+};
 pub use locked::{LockedRepo, Prepared};
 pub use moves::Reclaimed;
+pub use ready::{Blocked, Judge, Readiness, Reason, gate_open};
 pub use recover::{is_hand_claim, unfinished_move};
 pub use settle::{Conflict, Lost, Moved, Refused, heartbeat_window};
 pub use txn::{Kind, Transaction};

@@ -176,10 +176,20 @@ impl LockedRepo<'_> {
                 {
                     return Ok(Own::Settled(f));
                 }
-                format!(
-                    "task {id} is not claimed any more (it is in tasks/{}/)",
-                    first.state
-                )
+                let epoch = self.read(first).map_or(0, |f| f.task.meta.epoch);
+                let state = first.state;
+                match (&who.token, &who.agent) {
+                    (Some(t), _) if t.epoch > epoch => format!(
+                        "the token {t} is not one brain gave: task {id} is at epoch {epoch}, and epochs only grow; it is not claimed now (it is in tasks/{state}/)"
+                    ),
+                    (Some(t), _) => format!(
+                        "the claim {t} is no longer current: task {id} is not claimed any more (it is in tasks/{state}/, at epoch {epoch})"
+                    ),
+                    (None, Some(a)) => format!(
+                        "{a} has no claim on task {id}: it is not claimed (it is in tasks/{state}/)"
+                    ),
+                    (None, None) => format!("task {id} is not claimed (it is in tasks/{state}/)"),
+                }
             }
             Some(e) => {
                 let f = self.read(&e)?;
@@ -194,7 +204,9 @@ impl LockedRepo<'_> {
                         "the claim {t} is no longer current: task {id} was claimed again since, by {owner_name}; the current claim is {id}@{epoch}"
                     ),
                     (_, Some(a)) if owner.as_deref() != Some(a.as_str()) => {
-                        format!("task {id} is claimed by {owner_name}, not {a}")
+                        format!(
+                            "task {id} is claimed by {owner_name}, not {a}; the current claim is {id}@{epoch}"
+                        )
                     }
                     (None, None) => {
                         return Err(Error::Invalid(

@@ -98,7 +98,13 @@ impl Runner<'_> {
             ));
         }
         self.emit(What::Completed, summary.clone())?;
-        let (review, totals) = self.morning(options);
+        // A run that claimed, reclaimed and recorded nothing has nothing to review or commit.
+        let changed = self.log.kept();
+        let (review, totals) = if changed {
+            self.morning(options)
+        } else {
+            (None, None)
+        };
         self.notify(
             notify::Kind::Run,
             format!("brain: the run of {} finished", self.agent),
@@ -124,6 +130,10 @@ impl Runner<'_> {
             self.agent.clone(),
             self.machine.clone(),
         );
+        if !changed {
+            result?;
+            return Ok(self.outcome());
+        }
         let tz = jiff::tz::TimeZone::system();
         self.transact(now, |l| {
             l.touch(&log);
@@ -141,13 +151,17 @@ impl Runner<'_> {
             l.commit_point(&format!("run: log and review of {agent}'s run"))
         })?;
         result?;
-        Ok(Outcome {
+        Ok(self.outcome())
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome {
             tally: self.tally.clone(),
             interrupted: self.stop.load(Ordering::SeqCst),
             limit: self.limit.clone(),
             broken: self.broken.clone(),
             log: self.log.path.clone(),
-        })
+        }
     }
 
     fn go(&mut self, options: &Options) -> Result<()> {

@@ -76,6 +76,20 @@ pub enum What {
     Completed,
 }
 
+impl What {
+    /// Whether the event is a change the run made to the queue or its usage (after one, the
+    /// day's log is written and committed; a run with none leaves no trace).
+    pub fn changes(&self) -> bool {
+        matches!(
+            self,
+            What::Reclaimed { .. }
+                | What::Claimed { .. }
+                | What::LimitReached
+                | What::PlanLimit { id: Some(_), .. }
+        )
+    }
+}
+
 /// One event of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
@@ -85,10 +99,14 @@ pub struct Event {
     pub line: String,
 }
 
-/// The day's log, `logs/YYYY-MM-DD-overnight.log` (UTC date of the run's start).
+/// The day's log, `logs/YYYY-MM-DD-overnight.log` (UTC date of the run's start). Its lines are
+/// held back until the run changes something ([`RunLog::keep`]): a run that found nothing to
+/// do writes nothing and commits nothing.
 #[derive(Debug)]
 pub struct RunLog {
     pub path: PathBuf,
+    /// The lines not written yet, while the run has changed nothing.
+    held: Option<Vec<String>>,
 }
 
 impl RunLog {
@@ -98,12 +116,34 @@ impl RunLog {
                 .root()
                 .join("logs")
                 .join(format!("{}-overnight.log", started.strftime("%Y-%m-%d"))),
+            held: Some(Vec::new()),
         }
     }
 
-    /// Appends a line.
-    pub fn line(&self, text: &str) -> Result<()> {
-        append(&self.path, text)
+    /// Appends a line (held back while the run has changed nothing).
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        match &mut self.held {
+            Some(held) => {
+                held.push(text.to_string());
+                Ok(())
+            }
+            None => append(&self.path, text),
+        }
+    }
+
+    /// The run changed something: the lines held back are written, and every line after them.
+    pub fn keep(&mut self) -> Result<()> {
+        if let Some(held) = self.held.take() {
+            for l in &held {
+                append(&self.path, l)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the log is being written (the run changed something).
+    pub fn kept(&self) -> bool {
+        self.held.is_none()
     }
 }
 

@@ -167,7 +167,7 @@ pub fn review(
     r.usage = usage;
     let agent = agent
         .map(str::to_string)
-        .or_else(|| repo.config().run.agent.clone());
+        .or_else(|| repo.config().default_agent().map(str::to_string));
     let mut queue = repo.queue(agent.as_deref(), &mut Vec::new())?;
     for t in queue.tasks().take(NEXT) {
         r.next.push(Item {

@@ -18,7 +18,9 @@
 //!                       transaction: done / fail / release; a plan limit releases the task
 //!                       (no attempt spent) and stops starting, or with --wait sleeps until
 //!                       the reset; a broken agent releases it and stops starting
-//! stop whatever is left below this process; commit the log's last lines
+//! stop whatever is left below this process; commit the log's last lines and the review
+//! (a run that reclaimed, claimed and recorded nothing writes and commits nothing: its log
+//! lines are held back until its first change, see `RunLog`)
 //! ```
 
 use std::collections::HashSet;
@@ -98,9 +100,12 @@ pub fn agent_for(repo: &Repo, agent: Option<&str>) -> Result<(String, AgentConfi
             names.join(", ")
         }
     };
-    let Some(agent) = agent.map(str::to_string).or(config.run.agent.clone()) else {
+    let Some(agent) = agent
+        .map(str::to_string)
+        .or(config.default_agent().map(str::to_string))
+    else {
         return Err(Error::Invalid(format!(
-            "which agent? give --agent AGENT (or set BRAIN_AGENT, or `agent = \"...\"` under [run] in brain.toml); agents: {}",
+            "which agent? give --agent AGENT (or set BRAIN_AGENT, or `agent = \"...\"` under [run] in brain.toml); agents there: {}",
             names_list()
         )));
     };
@@ -192,6 +197,9 @@ impl<'a> Runner<'a> {
 
     /// Writes `line` to the day's log and reports it.
     pub(super) fn emit(&mut self, what: What, line: String) -> Result<()> {
+        if what.changes() {
+            self.log.keep()?;
+        }
         if !matches!(what, What::Note) {
             self.log.line(&line)?;
         }

@@ -42,9 +42,71 @@ pub fn validate_agent(name: &str) -> Result<()> {
     check("agent name", name)
 }
 
+/// The name among `known` closest to `name`, if one is close enough to be a typo of it (at
+/// most a third of its letters, and at least one, differ), or starts with it (`code_exec`
+/// for `code_execution`).
+pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_lowercase();
+    let limit = (name.chars().count() / 3).max(1);
+    known
+        .into_iter()
+        .filter_map(|k| {
+            let lower = k.to_lowercase();
+            let d = distance(&name, &lower);
+            let prefix = name.len() >= 4 && lower.starts_with(&name);
+            (d <= limit || prefix).then_some((if prefix { 0 } else { d }, k))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// The edit distance of two names (insertions, deletions, substitutions).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
+/// " (did you mean `x`?)" when `name` looks like a typo of one of `known`.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    closest(name, known)
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_find_their_name() {
+        let known = ["claude-code", "claude-desktop", "example-agent"];
+        assert_eq!(closest("claude-cod", known), Some("claude-code"));
+        assert_eq!(closest("Claude-Code", known), Some("claude-code"));
+        assert_eq!(closest("claude-desk", known), Some("claude-desktop"));
+        assert_eq!(closest("gpt", known), None);
+        assert_eq!(closest("claude", known), Some("claude-code"));
+        assert_eq!(
+            did_you_mean("code_exec", ["code_execution", "file_access"]),
+            " (did you mean `code_execution`?)"
+        );
+        assert_eq!(did_you_mean("web", ["code_execution", "file_access"]), "");
+        assert_eq!(
+            did_you_mean("code_executon", ["code_execution", "file_access"]),
+            " (did you mean `code_execution`?)"
+        );
+    }
 
     #[test]
     fn accepts_seed_names() {

@@ -119,29 +119,56 @@ impl NewTask {
     }
 }
 
-/// The body of the seed's example task (`brain init --example`).
+/// The body of the first example task (`brain init --example`).
 pub const EXAMPLE_BODY: &str = "## Input
-Obsidian vault at `D:\\Obsidian\\main-vault`
+This brain repo: the folder the agent runs in (`tasks/`, `context/`, `prompts/`, `agents/`).
 
 ## Expected Output
-- Folder tree analysis in `knowledge/insights/vault-structure.md`
-- Recommended reorganization plan
+- A short description of each folder and what is in it now, as this task's result
+- One question the person should answer in `context/priorities.md`
 
 ## Context
-- See `context/priorities.md` for why this matters
-- User wants to consolidate scattered notes
+- See `context/priorities.md` for what matters right now
 ";
 
-/// The seed's example task.
-pub fn example() -> NewTask {
-    NewTask {
-        title: "Analyze vault folder structure".into(),
-        priority: Priority::Medium,
-        requires: vec!["code_execution".into(), "file_access".into()],
-        preferred_interface: Some("claude-code".into()),
-        timeout: Some(3600),
-        unattended: true,
-        body: EXAMPLE_BODY.into(),
-        ..NewTask::default()
-    }
+/// The body of the second example task, which waits for a real agent (it needs `writing`,
+/// which the example agent does not have).
+pub const EXAMPLE_PLAN_BODY: &str = "## Input
+`context/priorities.md` and the tasks in `tasks/`.
+
+## Expected Output
+- A plan of three to five next tasks in `knowledge/first-plan.md`, each with a title, what it
+  requires and why it matters
+- Each of them added to the queue with `brain add`, gated with `--approval` where a person
+  should look first
+
+## Context
+- This task is for a real agent (Claude Code): the example agent lacks `writing`, so it waits
+  in `tasks/pending/` after the first `brain run`
+";
+
+/// The example tasks, in queue order: the first one the example agent (or Claude Code) runs,
+/// the second one is left for a real agent.
+pub fn examples() -> [NewTask; 2] {
+    [
+        NewTask {
+            title: "Describe this brain repo".into(),
+            priority: Priority::Medium,
+            requires: vec!["file_access".into()],
+            timeout: Some(1800),
+            unattended: true,
+            body: EXAMPLE_BODY.into(),
+            ..NewTask::default()
+        },
+        NewTask {
+            title: "Plan the first real tasks".into(),
+            priority: Priority::Medium,
+            requires: vec!["file_access".into(), "writing".into()],
+            preferred_interface: Some("claude-code".into()),
+            timeout: Some(3600),
+            unattended: true,
+            body: EXAMPLE_PLAN_BODY.into(),
+            ..NewTask::default()
+        },
+    ]
 }

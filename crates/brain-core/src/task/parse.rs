@@ -166,9 +166,30 @@ impl Meta {
             // names are lower case, and a person typing them capitalised means them).
             let normalized = normalize_keys(fm);
             serde_saphyr::from_str_with_options(&normalized, yaml_options()).map_err(|e| {
-                let fm_line = e.location().map_or(1, |l| l.line() as usize);
-                let line = fm_line + doc.frontmatter_first_line() - 1;
-                Error::parse(path, line, yaml_message(&e, key_above(fm, fm_line)))
+                let found = e.location().map_or(1, |l| l.line() as usize);
+                // A bracket or quote left open is only found on a later line: the mistake is
+                // where it was opened.
+                let first = doc.frontmatter_first_line() - 1;
+                match opened_before(fm, found) {
+                    Some((at, open)) => {
+                        let key = key_above(fm, at).unwrap_or("the field");
+                        let close = match open {
+                            '[' => "`]`",
+                            '{' => "`}`",
+                            _ => "the closing quote",
+                        };
+                        Error::parse(
+                            path,
+                            at + first,
+                            format!(
+                                "`{key}`: the `{open}` opened here is never closed: add {close}"
+                            ),
+                        )
+                    }
+                    None => {
+                        Error::parse(path, found + first, yaml_message(&e, key_above(fm, found)))
+                    }
+                }
             })?
         };
         let field_err = |key: &str, msg: String| {
@@ -415,6 +436,47 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The 1-based line of the frontmatter `fm` where the field before line `line` opened a flow
+/// list or map (`[`, `{`) or a quote it never closed, if it did, and what it opened.
+fn opened_before(fm: &str, line: usize) -> Option<(usize, char)> {
+    let lines: Vec<&str> = fm.lines().take(line.saturating_sub(1)).collect();
+    let start = lines.iter().rposition(|l| top_level_key(l).is_some())?;
+    let (mut open, mut quote) = (Vec::new(), None::<char>);
+    // A quote opens a quoted scalar only where a value starts (an apostrophe inside a plain
+    // value, `it's`, is just a letter).
+    let mut at_value_start = true;
+    for (i, l) in lines[start..].iter().enumerate() {
+        let text = match i {
+            0 => l.split_once(':').map_or("", |(_, v)| v),
+            _ => l,
+        };
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let starts = at_value_start;
+            at_value_start =
+                c.is_whitespace() && at_value_start || matches!(c, '[' | '{' | ',' | ':');
+            match (quote, c) {
+                (Some('\''), '\'') if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                }
+                (Some('"'), '\\') => {
+                    chars.next();
+                }
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if open.is_empty() => break,
+                (None, '\'' | '"') if starts => quote = Some(c),
+                (None, '[' | '{') => open.push(c),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    quote.or(open.first().copied()).map(|c| (start + 1, c))
 }
 
 /// The top-level key whose block holds 1-based line `line` of the frontmatter `fm`.

@@ -14,7 +14,8 @@ use crate::{exit, output};
 pub struct Args {
     /// Claim this task only.
     id: Option<String>,
-    /// The agent claiming (its brain.toml capabilities apply).
+    /// The agent claiming: one of brain.toml's agents (its capabilities apply), or any name
+    /// with --capabilities (or with ad_hoc_agents = true under [queue]).
     #[arg(long, env = "BRAIN_AGENT", value_name = "AGENT")]
     agent: String,
     /// Extra capabilities for this claim, comma-separated.
@@ -27,6 +28,9 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
+    // A typo in the name would claim a real task under the wrong name.
+    repo.config()
+        .check_claimant(&args.agent, !args.capabilities.is_empty())?;
     let now = super::now()?;
     let outcome = super::said(brain_core::ops::claim(
         &repo,
@@ -50,10 +54,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             }
         }
         Err(why) => {
-            let message = match (why, &args.id) {
-                (Some(b), Some(id)) => format!("{id} cannot be claimed by {} now: {b}", args.agent),
-                (_, Some(id)) => format!("{id} cannot be claimed by {} now", args.agent),
-                (_, None) => format!("nothing to claim for {}", args.agent),
+            let message = match (why.first(), &args.id) {
+                (Some(p), Some(id)) => {
+                    format!("{id} cannot be claimed by {} now: {}", args.agent, p.why)
+                }
+                (None, Some(id)) => format!("{id} cannot be claimed by {} now", args.agent),
+                (None, None) => format!("nothing to claim for {}", args.agent),
+                (Some(_), None) => {
+                    let mut m = format!(
+                        "nothing to claim for {}; first in the queue and why not:",
+                        args.agent
+                    );
+                    for p in &why {
+                        m.push_str(&format!("\n  {}: {}", p.id, p.why));
+                    }
+                    m
+                }
             };
             Err(exit::Exit {
                 code: exit::NOTHING_TO_CLAIM,

@@ -40,7 +40,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             repo.root().join("brain.toml").display()
         )
     })?;
-    let agent = args.agent.clone().or(repo.config().run.agent.clone());
+    let agent = args
+        .agent
+        .clone()
+        .or(repo.config().default_agent().map(str::to_string));
     if agent.is_none() {
         bail!(
             "which agent should run? give --agent AGENT, or set `agent = \"...\"` under [run] in brain.toml"

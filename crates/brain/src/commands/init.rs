@@ -14,7 +14,9 @@ use crate::output;
 pub struct Args {
     /// The folder to create the repo in (default: --repo, else the current folder).
     dir: Option<PathBuf>,
-    /// Also add the seed's example task ("Analyze vault folder structure") to an empty queue.
+    /// Also add two example tasks to an empty queue, the example agent (agents/example-agent.sh
+    /// and .ps1, set under [run] unless `claude` is installed) and context/priorities.md. The
+    /// first task is one any agent can run; the second waits for Claude Code.
     #[arg(long)]
     example: bool,
     /// Print what was done as JSON.
@@ -44,17 +46,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     for p in &report.created {
         eprintln!("  {}", p.display());
     }
-    if let Some(id) = &report.example {
-        eprintln!("Added the example task {id}.");
+    if !report.example.is_empty() {
+        eprintln!("Added the example tasks {}.", report.example.join(" and "));
     }
     match (&report.commit, report.git_missing) {
         (Some(c), _) => eprintln!("Committed as {}.", &c[..c.len().min(10)]),
         (None, true) => eprintln!("git is not installed, so nothing was committed."),
         (None, false) => {}
     }
-    if report.example.is_some() {
+    if !report.example.is_empty() {
+        let agent = match &report.run_agent {
+            Some(a) => format!("the agent {a}, set under [run] in brain.toml"),
+            None => "the agent set under [run] in brain.toml".into(),
+        };
         eprintln!(
-            "Next: `brain --repo {root} run` runs the example task with the agent set under [run] in brain.toml."
+            "Next: `brain --repo {root} run` runs the first example task with {agent}. The second \
+             needs an agent that can write (Claude Code): it waits in tasks/pending/ until one runs."
         );
     } else {
         eprintln!("Next: `brain add \"a task\"`, then `brain list`.");

@@ -9,6 +9,10 @@ use crate::output;
 
 /// List tasks, in queue order: by state, then priority, created time and id.
 ///
+/// The fourth column says of a pending task whether an agent may claim it now (`ready`) and if
+/// not why (`needs approval`, `after <id>`, `not before <time>`, `no agent has <capability>`),
+/// and of a claimed one who has it. `--json` has `ready`, `why` and `attempts_left`.
+///
 /// A file that cannot be read is reported on stderr and skipped; it never stops the listing.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,26 +44,31 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         output::warn(w);
     }
     let tasks = listing.ordered();
+    let judge = brain_core::queue::Judge::new(&repo, super::now()?)?;
     let mut out = output::stdout();
     if args.json {
-        write_json_array(&mut out, &tasks)?;
+        write_json_array(&mut out, &tasks, &judge)?;
     } else {
-        let width = tasks.iter().map(|t| t.id.len()).max().unwrap_or(2);
-        for t in &tasks {
-            let who = t
-                .agent
-                .as_deref()
-                .map(|a| format!(" [{a}]"))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "{:<width$}  {:<9}  {:<8}  {}{who}",
-                t.id,
+        // Pending tasks say whether they can be claimed now; the others, who has them.
+        let notes: Vec<String> = tasks
+            .iter()
+            .map(|t| match (judge.judge(t), t.agent.as_deref()) {
+                (Some(r), _) => r.summary(),
+                (None, Some(a)) => a.to_string(),
+                (None, None) => String::new(),
+            })
+            .collect();
+        let mut table = output::Table::new();
+        for (t, note) in tasks.iter().zip(&notes) {
+            table.row([
+                t.id.as_str(),
                 t.state.as_str(),
                 t.meta.priority.as_str(),
-                output::clean(&t.title)
-            )?;
+                note.as_str(),
+                &output::clean(&t.title),
+            ]);
         }
+        table.write(&mut out)?;
         if tasks.is_empty() {
             eprintln!(
                 "No tasks{}.",
@@ -81,7 +90,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 
 /// Writes `[item,item,...]`, serializing on all cores in waves of one chunk per core, so
 /// memory stays small however many tasks there are.
-fn write_json_array(out: &mut impl Write, tasks: &[&Task]) -> anyhow::Result<()> {
+fn write_json_array(
+    out: &mut impl Write,
+    tasks: &[&Task],
+    judge: &brain_core::queue::Judge,
+) -> anyhow::Result<()> {
     const CHUNK: usize = 1024;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunks: Vec<&[&Task]> = tasks.chunks(CHUNK).collect();
@@ -92,7 +105,7 @@ fn write_json_array(out: &mut impl Write, tasks: &[&Task]) -> anyhow::Result<()>
             let mut buf = Vec::with_capacity(chunk.len() * 400);
             for t in chunk.iter() {
                 buf.push(b',');
-                serde_json::to_writer(&mut buf, &brain_core::status::Item::from(*t))?;
+                serde_json::to_writer(&mut buf, &brain_core::status::Item::judged(t, judge))?;
             }
             Ok::<_, serde_json::Error>(buf)
         });

@@ -26,6 +26,7 @@ mod release;
 mod review;
 mod run;
 mod schedule;
+mod shell;
 mod show;
 mod status;
 mod sync;
@@ -85,6 +86,8 @@ pub enum Command {
     Usage(usage::Args),
     Review(review::Args),
     Doctor(doctor::Args),
+    Completions(shell::CompletionsArgs),
+    Man(shell::ManArgs),
 }
 
 /// Runs one command.
@@ -115,6 +118,8 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Usage(a) => usage::run(a, ctx),
         Command::Review(a) => review::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a),
     }
 }
 

@@ -28,26 +28,27 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         return output::json(&qs);
     }
     let mut out = output::stdout();
+    let mut table = output::Table::new();
     for q in &qs {
         let state = match q.state {
             QState::Open => "open",
             QState::Answered => "answered",
         };
-        let task = q
-            .task
-            .as_deref()
-            .map(|t| format!(" [{t}]"))
-            .unwrap_or_default();
         let first = q.text.lines().next().unwrap_or("");
-        writeln!(out, "{}  {state:<8}{task}  {}", q.id, output::clean(first))?;
+        table.row([
+            q.id.as_str(),
+            state,
+            q.task.as_deref().unwrap_or("-"),
+            &output::clean(first),
+        ]);
         if let Some(a) = &q.answer {
-            writeln!(
-                out,
+            table.note(format!(
                 "    -> {}",
                 output::clean(a.lines().next().unwrap_or(""))
-            )?;
+            ));
         }
     }
+    table.write(&mut out)?;
     if qs.is_empty() {
         eprintln!("No questions.");
     }

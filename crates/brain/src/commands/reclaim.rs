@@ -7,7 +7,7 @@ use crate::output;
 /// attempts are used up, with the reason written in the file. `brain claim` does this first.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only say what would be reclaimed.
+    /// Only say what would be reclaimed: nothing is written, moved or committed.
     #[arg(long)]
     dry_run: bool,
     /// Print the reclaimed tasks as JSON.
@@ -18,7 +18,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let done = super::transact(&repo, now, |l| l.reclaim(now, args.dry_run))?;
+    let done = super::said(brain_core::ops::reclaim(&repo, now, args.dry_run))?;
     if args.json {
         return output::json(&done);
     }

@@ -100,7 +100,7 @@ fn plan(repo: &Repo, at: &str, agent: Option<String>, install: bool) -> anyhow::
     let Some((hour, minute)) = schedule::parse_at(at) else {
         bail!("--at {at}: give a time of day as HH:MM, 24-hour (02:00)");
     };
-    let agent = agent.or_else(|| repo.config().run.agent.clone());
+    let agent = agent.or_else(|| repo.config().default_agent().map(str::to_string));
     let brain = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .context("finding the brain executable")?;

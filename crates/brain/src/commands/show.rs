@@ -5,8 +5,9 @@ use std::io::Write;
 use super::Context;
 use crate::output;
 
-/// Show one task: where it is, its fields and its text, and any result or error that arrived
-/// after its claim was lost (kept in tasks/late/).
+/// Show one task: where it is, whether a pending task can be claimed now and why not, its
+/// fields and its text, and any result or error that arrived after its claim was lost (kept in
+/// tasks/late/).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The task id.
@@ -18,7 +19,7 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
-    let detail = brain_core::status::detail(&repo, &args.id)?;
+    let detail = brain_core::status::detail(&repo, &args.id, super::now()?)?;
     if args.json {
         return output::json(&brain_core::status::DetailView::from(&detail));
     }
@@ -35,6 +36,28 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .map(|a| format!(" (claimed by {a})"))
             .unwrap_or_default()
     )?;
+    if let Some(r) = &detail.readiness {
+        if r.ready {
+            writeln!(out, "ready:     yes, an agent may claim it now")?;
+        } else {
+            for (i, why) in r.why.iter().enumerate() {
+                let label = if i == 0 { "waits:" } else { "" };
+                writeln!(out, "{label:<10} {}", why.0)?;
+            }
+        }
+        if r.attended {
+            writeln!(
+                out,
+                "{:<10} marked `unattended: false`: a scheduled run passes it over",
+                ""
+            )?;
+        }
+        writeln!(
+            out,
+            "attempts:  {} used, {} left",
+            t.meta.attempt, r.attempts_left
+        )?;
+    }
     writeln!(out, "file:      {}", t.path.display())?;
     for l in late {
         writeln!(

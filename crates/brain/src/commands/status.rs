@@ -34,24 +34,26 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     writeln!(out, "failed     {}", c.failed)?;
     if !status.claims.is_empty() {
         writeln!(out, "\nactive claims:")?;
+        let mut table = output::Table::new();
         for cl in &status.claims {
-            let agent = cl.agent.as_deref().unwrap_or("?");
             let age = cl
                 .age_secs
                 .map(|s| format!("claimed {} ago", output::age(s)))
                 .unwrap_or_else(|| "claim time unknown".into());
             let hb = cl
                 .idle_secs
-                .map(|s| format!(", last heartbeat {} ago", output::age(s)))
-                .unwrap_or_default();
-            let stale = if cl.stale { "  STALE" } else { "" };
-            writeln!(
-                out,
-                "  {}  {agent}  {age}{hb}{stale}  {}",
-                cl.id,
-                output::clean(&cl.title)
-            )?;
+                .map(|s| format!("last heartbeat {} ago", output::age(s)))
+                .unwrap_or_else(|| "no heartbeat".into());
+            table.row([
+                &format!("  {}", cl.id),
+                cl.agent.as_deref().unwrap_or("?"),
+                &age,
+                &hb,
+                if cl.stale { "STALE" } else { "" },
+                &output::clean(&cl.title),
+            ]);
         }
+        table.write(&mut out)?;
     }
     if status.stale > 0 {
         writeln!(

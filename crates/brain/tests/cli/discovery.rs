@@ -52,5 +52,10 @@ fn bad_config_names_key_and_line() {
         "[agents.claude-code]\ncommand = \"claude -p\"\n",
     );
     let err = r.brain(&["status"]).fails(1);
-    assert!(err.contains("line 2") && err.contains("sequence"), "{err}");
+    assert!(
+        err.contains("line 2")
+            && err.contains("`command` in [agents.claude-code]")
+            && err.contains("a list"),
+        "{err}"
+    );
 }

@@ -108,20 +108,32 @@ fn init_inside_a_users_git_repo_keeps_their_staged_work_out() {
 }
 
 #[test]
-fn init_example_adds_the_seed_task_once() {
+fn init_example_adds_two_tasks_once_and_the_file_they_point_to() {
     let r = Repo::empty();
     r.brain(&["init", "--example"]).ok();
-    let id = format!("task-{TODAY}-001");
-    assert_eq!(r.tasks_in("pending"), [format!("{id}.md")]);
-    let text = r.read(&format!("tasks/pending/{id}.md"));
-    assert!(text.contains("# Task: Analyze vault folder structure"));
-    assert!(text.contains("requires:\n  - code_execution\n  - file_access\n"));
-    assert!(
-        r.git(&["ls-tree", "-r", "--name-only", "HEAD"])
-            .contains(&id)
+    let (one, two) = (format!("task-{TODAY}-001"), format!("task-{TODAY}-002"));
+    assert_eq!(
+        r.tasks_in("pending"),
+        [format!("{one}.md"), format!("{two}.md")]
     );
+    let text = r.read(&format!("tasks/pending/{one}.md"));
+    assert!(text.contains("# Task: Describe this brain repo"), "{text}");
+    assert!(text.contains("requires:\n  - file_access\n"), "{text}");
+    // Nothing in the example is for one platform only, and what it points to is there.
+    for t in [&one, &two] {
+        let text = r.read(&format!("tasks/pending/{t}.md"));
+        assert!(!text.contains(":\\") && !text.contains("D:"), "{text}");
+        assert!(text.contains("context/priorities.md"), "{text}");
+    }
+    assert!(r.read("context/priorities.md").starts_with("# Priorities"));
+    let second = r.read(&format!("tasks/pending/{two}.md"));
+    assert!(second.contains("  - writing\n"), "{second}");
+    let committed = r.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+    for f in [&one, &two, &"context/priorities.md".to_string()] {
+        assert!(committed.contains(f.as_str()), "{committed}");
+    }
     r.brain(&["init", "--example"]).ok();
-    assert_eq!(r.tasks_in("pending").len(), 1);
+    assert_eq!(r.tasks_in("pending").len(), 2);
 }
 
 /// Regression: in a repository that had no commit yet, `init --example` refused to add the

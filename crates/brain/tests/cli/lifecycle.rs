@@ -263,6 +263,18 @@ fn tokens_and_agents_are_checked() {
             .contains("heartbeat_at: 2026-01-31T02:40:00Z\n")
     );
     assert_eq!(r.where_is(&id), [format!("active/{id}.claude-code.md")]);
+    // Once it is finished, a wrong token hears what the task is now and what it had.
+    r.brain(&["done", &id, "--token", &tok, "--result", "r"])
+        .ok();
+    let err = r
+        .brain(&["fail", &id, "--token", &format!("{id}@7"), "--error", "e"])
+        .fails(4);
+    assert!(
+        err.contains(&format!("the token {id}@7 is not one brain gave"))
+            && err.contains(&format!("task {id} is at epoch 1"))
+            && err.contains("tasks/completed/"),
+        "{err}"
+    );
 }
 
 /// A claim goes stale, is reclaimed and claimed by B; A's late `done` is refused, its result is

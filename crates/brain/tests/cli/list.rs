@@ -21,6 +21,13 @@ pub struct Item {
     pub approval: Option<String>,
     pub attempt: u32,
     pub path: String,
+    /// Pending tasks only.
+    pub ready: Option<bool>,
+    #[serde(default)]
+    pub why: Vec<serde_json::Value>,
+    pub attempts_left: Option<u32>,
+    #[serde(default)]
+    pub attended: bool,
 }
 
 #[test]
@@ -178,8 +185,16 @@ fn status_counts_claims_and_questions() {
     assert_eq!(v["claims"][0]["stale"], false);
     assert_eq!(v["claims"][1]["stale"], true);
     let text = r.brain(&["status"]).ok();
+    let claims: Vec<&str> = text.lines().filter(|l| l.contains("by hand")).collect();
+    assert_eq!(claims.len(), 2, "{text}");
     assert!(
-        text.contains("claimed 30m ago, last heartbeat 10m ago"),
+        claims[0].contains("claimed 30m ago") && claims[0].contains("last heartbeat 10m ago"),
+        "{text}"
+    );
+    // The columns line up: the titles start in one column.
+    assert_eq!(
+        claims[0].find("by hand"),
+        claims[1].find("by hand"),
         "{text}"
     );
     assert!(text.contains("STALE"), "{text}");

@@ -13,6 +13,7 @@ mod list;
 #[cfg(target_os = "linux")] // as claude.rs
 mod morning;
 mod races;
+mod readonly;
 #[cfg(target_os = "linux")] // the Claude Code CLI installed for this platform by npm
 mod real_claude;
 mod remote;
@@ -20,8 +21,11 @@ mod remote;
 mod run;
 #[cfg(unix)] // the stand-ins for systemctl and crontab are sh scripts
 mod schedule;
+#[cfg(unix)] // a real bash loads the completion script
+mod shell;
 mod support;
 #[cfg(unix)] // npm's .bin links and the python3 corpus generator
 mod usage;
+mod why;
 #[cfg(target_os = "linux")] // bash, /proc, mount namespaces
 mod world;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::support::Repo;
+use crate::support::{Repo, ad_hoc};
 
 /// A bare repository holding a brain repo with `[git] remote = "origin"` and `tasks` pending
 /// tasks written by hand, and `clones` clones of it.
@@ -27,8 +27,7 @@ impl Fleet {
         let seed = Repo::clone_of(&remote);
         seed.git(&["checkout", "-q", "-b", "main"]);
         seed.brain(&["init"]).ok();
-        let config = seed
-            .read("brain.toml")
+        let config = ad_hoc(&seed.read("brain.toml"))
             .replace("# remote = \"origin\"", "remote = \"origin\"");
         assert!(config.contains("\nremote = \"origin\""));
         seed.write("brain.toml", &config);

@@ -27,6 +27,20 @@ pub(crate) fn repo_with_agent(name: &str, script: &str, args: &[&str], extra: &s
     r
 }
 
+/// Adds `[agents.tester]`, which writes a result and succeeds, to the repo's brain.toml.
+fn add_tester(r: &Repo) {
+    let mut config = r.read("brain.toml");
+    config.push_str(&format!(
+        "\n[agents.tester]\ncommand = {:?}\n",
+        [
+            "sh".to_string(),
+            agent_script("writes-result.sh"),
+            "{prompt_file}".into()
+        ]
+    ));
+    r.write("brain.toml", &config);
+}
+
 pub(crate) fn overnight_log(r: &Repo) -> String {
     r.read(&format!("logs/{}-overnight.log", crate::support::TODAY))
 }
@@ -148,11 +162,12 @@ fn a_failing_agent_sends_the_task_back_and_its_output_is_kept() {
 
 #[test]
 fn past_its_timeout_the_agents_whole_tree_is_stopped_even_one_that_ignores_sigterm() {
-    let r = repo_with_agent(
-        "tester",
-        "ignores-term.sh",
-        &["{repo}/agent.pid"],
-        "\n[run]\nkill_grace = \"1s\"\n",
+    let r = repo_with_agent("tester", "ignores-term.sh", &["{repo}/agent.pid"], "");
+    let config = r.read("brain.toml");
+    assert!(config.contains("\n# kill_grace = \"10s\"\n"));
+    r.write(
+        "brain.toml",
+        &config.replace("# kill_grace = \"10s\"", "kill_grace = \"1s\""),
     );
     let id = r.add(&["takes too long", "--timeout", "1s"]);
     let t = Instant::now();
@@ -220,16 +235,7 @@ fn an_agent_that_finishes_its_own_task_is_left_as_it_left_it() {
 #[test]
 fn sigterm_stops_the_agents_releases_their_tasks_and_the_next_run_does_them() {
     let r = repo_with_agent("sleeper", "sleeps.sh", &["{repo}/agent.pid"], "");
-    let mut config = r.read("brain.toml");
-    config.push_str(&format!(
-        "\n[agents.tester]\ncommand = {:?}\n",
-        [
-            "sh".to_string(),
-            agent_script("writes-result.sh"),
-            "{prompt_file}".into()
-        ]
-    ));
-    r.write("brain.toml", &config);
+    add_tester(&r);
     let id = r.add(&["interrupted"]);
     let child = r
         .cmd()
@@ -331,6 +337,41 @@ fn parallel_keeps_several_agents_busy_on_distinct_tasks_in_queue_order() {
     assert!(log.contains("5 finished"), "{log}");
 }
 
+/// Regression: a run with nothing to do still wrote the day's log and a review, and committed
+/// them, every night.
+#[test]
+fn a_run_that_finds_nothing_to_do_writes_and_commits_nothing() {
+    let r = Repo::new();
+    add_tester(&r);
+    r.git(&["add", "brain.toml"]);
+    r.commit_as_user("agent");
+    // Only a task the agent cannot take: gated.
+    r.add(&["gated", "--approval"]);
+    let commits = r.log().len();
+    let out = r.brain(&["run", "--agent", "tester"]);
+    out.ok();
+    assert!(out.stderr().contains("0 finished"), "{}", out.stderr());
+    assert_eq!(r.log().len(), commits, "{:?}", r.log());
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+    assert!(
+        !r.path("logs")
+            .join(format!("{}-overnight.log", crate::support::TODAY))
+            .exists()
+    );
+    assert!(
+        !r.path("logs")
+            .join(format!("{}-review.md", crate::support::TODAY))
+            .exists()
+    );
+    // Once it has something to do, the night is logged, from its first line.
+    r.add(&["work"]);
+    r.brain(&["run", "--agent", "tester"]).ok();
+    let log = overnight_log(&r);
+    assert!(log.starts_with("Starting overnight run at"), "{log}");
+    assert!(log.contains("1 finished"), "{log}");
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+}
+
 #[test]
 fn dry_run_lists_what_would_run_in_order_and_changes_nothing() {
     let r = repo_with_agent(
@@ -404,10 +445,12 @@ fn the_main_job_runs_end_to_end_with_the_example_agent_when_claude_is_not_instal
     assert_eq!(done.len(), 1, "{:?}", r.tasks_in("pending"));
     let text = r.read(&format!("tasks/completed/{}", done[0]));
     assert!(text.contains("Example agent: received task"), "{text}");
-    assert!(
-        text.contains("(\"Analyze vault folder structure\")"),
-        "{text}"
-    );
+    assert!(text.contains("(\"Describe this brain repo\")"), "{text}");
+    // The second example task is left for a real agent, and says why it was not run.
+    let pending = r.tasks_in("pending");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let second = r.read(&format!("tasks/pending/{}", pending[0]));
+    assert!(second.contains("Plan the first real tasks"), "{second}");
     assert!(overnight_log(&r).contains("1 finished"));
     // Everything the run did is committed.
     assert_eq!(r.git(&["status", "--porcelain"]), "");
@@ -423,8 +466,9 @@ fn the_main_job_uses_claude_code_when_it_is_installed() {
     std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
     let r = main_job(Some(bin.path()));
     assert!(r.read("brain.toml").contains("agent = \"claude-code\""));
+    // Claude Code can write: it runs both example tasks.
     let done = r.tasks_in("completed");
-    assert_eq!(done.len(), 1);
+    assert_eq!(done.len(), 2, "{:?}", r.tasks_in("pending"));
     let text = r.read(&format!("tasks/completed/{}", done[0]));
     assert!(text.contains("- agent: claude-code"), "{text}");
     assert!(text.contains("Summarized the vault"), "{text}");

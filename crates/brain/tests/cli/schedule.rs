@@ -291,6 +291,13 @@ fn install_refuses_an_agent_it_could_not_run_and_a_bad_time() {
         "25:00",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("HH:MM"));
+    // With one agent in brain.toml, that is the one; with two, the schedule asks which.
+    let printed = p.brain(&["schedule", "install", "--cron", "--print"]);
+    assert!(printed.contains("'--agent' 'claude-code'"), "{printed}");
+    let config = p.repo.join("brain.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[agents.other]\ncommand = [\"sh\", \"-c\", \"true\"]\n");
+    fs::write(&config, text).unwrap();
     let out = p.cmd(&["schedule", "install", "--cron"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("which agent"));
     assert_eq!(p.crontab(), "");

@@ -125,7 +125,33 @@ impl Repo {
     }
 
     /// A new brain repo made by `brain init`.
+    /// The tests claim as many agents (`a`, `b`, ...) that brain.toml does not name, as hand
+    /// claims by any name may: `ad_hoc_agents = true` allows that (`strict` does not).
     pub fn new() -> Repo {
+        let r = Repo::strict();
+        r.write("brain.toml", &ad_hoc(&r.read("brain.toml")));
+        if r.root.join(".git").exists() {
+            // Into init's own commit, so that the repo starts as clean as `brain init` leaves it.
+            let who = r.git(&["log", "-1", "--format=%an%n%ae"]);
+            let (name, email) = who.trim().split_once('\n').unwrap();
+            r.git(&[
+                "-c",
+                &format!("user.name={name}"),
+                "-c",
+                &format!("user.email={email}"),
+                "commit",
+                "-q",
+                "--amend",
+                "--no-edit",
+                "--",
+                "brain.toml",
+            ]);
+        }
+        r
+    }
+
+    /// A new brain repo made by `brain init`, as it comes.
+    pub fn strict() -> Repo {
         let r = Repo::empty();
         r.brain(&["init"]).ok();
         r
@@ -250,6 +276,20 @@ impl Repo {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `git commit` of what is staged, as the person would make it (their own identity).
+    #[cfg(target_os = "linux")] // used by run.rs and world.rs
+    pub fn commit_as_user(&self, message: &str) {
+        self.git(&[
+            "-c",
+            "user.name=me",
+            "-c",
+            "user.email=me@example.com",
+            "commit",
+            "-qm",
+            message,
+        ]);
+    }
+
     /// Writes a task file by hand, as a person or an agent without brain would.
     pub fn hand_task(&self, state: &str, name: &str, fields: &str) {
         self.write(
@@ -257,6 +297,13 @@ impl Repo {
             &format!("---\n{fields}---\n\n# Task: by hand\n"),
         );
     }
+}
+
+/// `brain.toml` as `brain init` wrote it, with `[queue] ad_hoc_agents = true`: the tests claim as
+/// agents (`a`, `b`, ...) that it does not name.
+pub fn ad_hoc(config: &str) -> String {
+    assert!(config.contains("\n# ad_hoc_agents = false\n"), "{config}");
+    config.replacen("\n# ad_hoc_agents = false\n", "\nad_hoc_agents = true\n", 1)
 }
 
 /// The fixtures corpus folder.

@@ -64,18 +64,6 @@ fn git_dir(r: &Repo) -> PathBuf {
     PathBuf::from(r.git(&["rev-parse", "--absolute-git-dir"]).trim())
 }
 
-fn commit_as_user(r: &Repo, message: &str) {
-    r.git(&[
-        "-c",
-        "user.name=me",
-        "-c",
-        "user.email=me@example.com",
-        "commit",
-        "-qm",
-        message,
-    ]);
-}
-
 // 1. The user's index never goes stale.
 
 /// `touch .git/index.lock; brain add x; rm .git/index.lock; git add mine; git commit` deleted
@@ -97,7 +85,7 @@ fn a_held_index_lock_never_lets_the_users_commit_undo_the_queue() {
     fs::remove_file(&lock).unwrap();
     r.write("mine.txt", "my own work\n");
     r.git(&["add", "mine.txt"]);
-    commit_as_user(&r, "mine");
+    r.commit_as_user("mine");
     assert_eq!(
         r.last_commit_paths(),
         ["mine.txt"],
@@ -166,7 +154,7 @@ fn a_busy_index_from_git_status_in_a_loop_leaves_the_users_commit_clean() {
     // ...so the user's ordinary commit touches none of them,
     r.write("mine.txt", "mine\n");
     r.git(&["add", "mine.txt"]);
-    commit_as_user(&r, "mine");
+    r.commit_as_user("mine");
     assert_eq!(r.last_commit_paths(), ["mine.txt"]);
     // and a clone shows exactly the queue in the folder.
     let clone = Repo::clone_of(&r.root);
@@ -250,7 +238,7 @@ fn a_hand_claim_in_one_clone_is_never_claimed_by_another() {
         .replace("# remote = \"origin\"", "remote = \"origin\"");
     seed.write("brain.toml", &config);
     seed.git(&["add", "brain.toml"]);
-    commit_as_user(&seed, "share");
+    seed.commit_as_user("share");
     seed.git(&["push", "-q", "origin", "HEAD"]);
     let id = seed.add(&["the one"]);
     let a = Repo::clone_of(&url);
@@ -449,7 +437,7 @@ fn an_agent_printing_200_mb_leaves_a_readable_task_and_a_small_commit() {
     );
     r.write("brain.toml", &config);
     r.git(&["add", "brain.toml"]);
-    commit_as_user(&r, "chatty agent");
+    r.commit_as_user("chatty agent");
     let id = r.add(&["talk a lot"]);
     // The peak memory of `brain run`, measured by the kernel (getrusage of the child).
     let brain = env!("CARGO_BIN_EXE_brain");
@@ -899,7 +887,7 @@ fn a_claim_on_a_full_disk_leaves_the_task_pending() {
         mount -t tmpfs -o size=1m none "$D" || exit 90
         cd "$D"
         "$BRAIN" init >/dev/null 2>&1
-        sed -i 's/^commit = true/commit = false/' brain.toml
+        sed -i 's/^commit = true/commit = false/; s/^# ad_hoc_agents = false/ad_hoc_agents = true/' brain.toml
         id=$("$BRAIN" add x)
         # Fill the disk, then free one page: enough for brain's note that a claim is under
         # way, not for the claimed file.
