@@ -200,6 +200,9 @@ def run(sh_blocks, scratch):
         fail("the bash completion script is empty")
     if not os.path.exists(os.path.join(home, ".local", "share", "man", "man1", "brain-claim.1")):
         fail("`brain man --dir` wrote no page for `brain claim`")
+    settings = os.path.join(home, ".claude", "settings.json")
+    if '"session-start"' not in (open(settings).read() if os.path.exists(settings) else ""):
+        fail("`brain setup claude` did not put brain's hooks in ~/.claude/settings.json")
     clean = subprocess.run(["git", "status", "--porcelain"], cwd=repo, env=env, capture_output=True, text=True)
     if clean.stdout.strip():
         fail(f"the brain repo has uncommitted changes after the quickstart:\n{clean.stdout}")

@@ -27,6 +27,18 @@ pub struct Config {
     pub run: RunConfig,
     #[serde(default)]
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub claude: ClaudeConfig,
+}
+
+/// `[claude]`: interactive Claude Code sessions (`brain hook`, `brain setup claude`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaudeConfig {
+    /// The agent a Claude Code session is when `BRAIN_AGENT` does not say (default
+    /// `claude-code`).
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 /// When a kind of event is sent (`[notify]`).

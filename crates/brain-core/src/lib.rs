@@ -15,7 +15,7 @@
 //! - [`human`]: questions, approvals, handoffs;
 //! - [`usage`]: what the agents used, the limits they met, Claude Code's transcripts;
 //! - [`run`]: the overnight run;
-//! - [`ops`], [`status`], [`doctor`], [`init`]: what a front end calls.
+//! - [`ops`], [`status`], [`doctor`], [`init`], [`primer`]: what a front end calls.
 
 pub mod config;
 pub mod doctor;
@@ -25,6 +25,7 @@ pub mod git;
 pub mod human;
 pub mod init;
 pub mod ops;
+pub mod primer;
 pub mod queue;
 pub mod run;
 pub mod status;

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["human"],
     &["usage"],
     &["run"],
-    &["status", "init", "doctor", "ops"],
+    &["status", "init", "doctor", "ops", "primer"],
 ];
 
 /// The most lines a source file of either crate may have ("about 600").

@@ -2,6 +2,7 @@
 //! files. This binary is a thin shell around `brain-core`: it parses arguments, prints, and maps
 //! errors to exit codes (see `exit.rs`).
 
+mod claude_settings;
 mod commands;
 mod exit;
 mod output;

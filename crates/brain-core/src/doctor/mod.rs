@@ -60,6 +60,9 @@ pub enum Check {
     Usage,
     /// A pending task requires a capability no agent of brain.toml has.
     Capability,
+    /// A Claude Code hook (in a settings file the front end reads) names a program that is not
+    /// there: Claude Code would fail it silently at every session.
+    Hook,
 }
 
 /// How much a finding matters.
@@ -132,7 +135,8 @@ impl Report {
         });
     }
 
-    fn warn(&mut self, check: Check, path: PathBuf, message: impl Into<String>) {
+    /// A warning; front ends add their own (a Claude Code hook naming a missing program).
+    pub fn warn(&mut self, check: Check, path: PathBuf, message: impl Into<String>) {
         self.findings.push(Finding {
             check,
             level: Level::Warning,

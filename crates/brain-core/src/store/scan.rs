@@ -150,6 +150,26 @@ impl Repo {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age.as_secs() < TRUST_SECS);
+        self.queue_with(agent, fresh, problems)
+    }
+
+    /// [`Repo::queue`] for a look that informs and decides nothing (a session's primer): it
+    /// trusts the cache however old its last full pass, so a file an editor rewrote in place
+    /// may show as it was; new, renamed and replaced files are read as always.
+    pub fn queue_at_a_glance(
+        &self,
+        agent: Option<&str>,
+        problems: &mut Vec<Error>,
+    ) -> Result<Queue> {
+        self.queue_with(agent, true, problems)
+    }
+
+    fn queue_with(
+        &self,
+        agent: Option<&str>,
+        fresh: bool,
+        problems: &mut Vec<Error>,
+    ) -> Result<Queue> {
         let folder = self.read_folder(State::Pending, fresh, problems)?;
         let mine = agent.map_or(u64::MAX, cache::agent_hash);
         let mut order: Vec<(OrderKey, usize)> = folder

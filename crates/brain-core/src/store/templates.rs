@@ -121,6 +121,7 @@ pub fn brain_toml(example: Option<&str>) -> String {
     };
     s.push_str(&CONFIG_RUN.replace("{agent}", &agent));
     s.push_str(CONFIG_NOTIFY);
+    s.push_str(CONFIG_CLAUDE);
     s
 }
 
@@ -208,6 +209,15 @@ const CONFIG_RUN: &str = r#"# The scheduled run: `brain run`, `brain schedule in
 # commit_output = "summary"
 # max_committed_output = "1MiB"
 
+"#;
+
+/// brain.toml's `[claude]`, commented.
+const CONFIG_CLAUDE: &str = r#"
+# Interactive Claude Code sessions, with brain's hooks (`brain setup claude`): at its start a
+# session is told what it could claim, what it holds and what waits for it.
+# [claude]
+# The agent a session claims as, when BRAIN_AGENT does not say.
+# agent = "claude-code"
 "#;
 
 /// brain.toml's `[notify]`, commented.

@@ -28,7 +28,22 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    let report: Report = super::said(doctor::run(&repo, args.fix, now))?;
+    let mut report: Report = super::said(doctor::run(&repo, args.fix, now))?;
+    // Claude Code fails a hook whose program is missing silently, at every session.
+    for path in super::setup::hook_settings_files(repo.root()) {
+        let Ok(settings) = super::setup::read_settings(&path) else {
+            continue;
+        };
+        for (event, h) in crate::claude_settings::ours(&settings) {
+            for p in super::setup::hook_problems(&h) {
+                report.warn(
+                    doctor::Check::Hook,
+                    path.clone(),
+                    format!("brain's {event} hook for Claude Code is broken: {p}; run `brain setup claude` again"),
+                );
+            }
+        }
+    }
     if args.json {
         output::json(&report)?;
     } else {

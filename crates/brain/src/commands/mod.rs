@@ -18,6 +18,7 @@ mod done;
 mod fail;
 mod handoff;
 mod heartbeat;
+mod hook;
 mod init;
 mod list;
 mod questions;
@@ -26,6 +27,7 @@ mod release;
 mod review;
 mod run;
 mod schedule;
+pub mod setup;
 mod shell;
 mod show;
 mod status;
@@ -86,6 +88,8 @@ pub enum Command {
     Usage(usage::Args),
     Review(review::Args),
     Doctor(doctor::Args),
+    Setup(setup::Args),
+    Hook(hook::Args),
     Completions(shell::CompletionsArgs),
     Man(shell::ManArgs),
 }
@@ -118,6 +122,8 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Usage(a) => usage::run(a, ctx),
         Command::Review(a) => review::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
+        Command::Setup(a) => setup::run(a, ctx),
+        Command::Hook(a) => hook::run(a, ctx),
         Command::Completions(a) => shell::completions(a),
         Command::Man(a) => shell::man(a),
     }

@@ -7,6 +7,7 @@ mod discovery;
 mod doctor;
 mod gates;
 mod git;
+mod hooks;
 mod init;
 mod lifecycle;
 mod list;

@@ -379,3 +379,69 @@ fn a_tasks_max_turns_reaches_claude_and_a_capped_session_fails() {
     );
     assert!(server.requests().len() <= 3, "{}", server.requests().len());
 }
+
+/// The real CLI loads the hooks `brain setup claude --project` wrote into a code project's
+/// settings and runs brain's SessionStart hook: its primer reaches the model.
+#[test]
+fn the_real_cli_runs_the_session_start_hook_and_its_primer_reaches_the_model() {
+    let (r, env) = setup();
+    let id = r.add(&["Waiting for Claude Code"]);
+    let project = tempfile::tempdir().unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    r.brain(&[
+        "setup",
+        "claude",
+        "--project",
+        project.path().to_str().unwrap(),
+    ])
+    .ok();
+    let server = Server::start(Script::Turns(vec![say("Hello.")]));
+    let env = logged_in(env, &server);
+    let out = std::process::Command::new(npm_tool("claude"))
+        .args(["-p", "Say hello", "--output-format", "json"])
+        .current_dir(project.path())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("HOME", r.home())
+        .env("CLAUDE_CONFIG_DIR", config_dir.path())
+        .env_remove("BRAIN_REPO")
+        .env_remove("BRAIN_AGENT")
+        .env_remove("CLAUDE_ENV_FILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: String = server.requests().iter().map(|r| r.to_string()).collect();
+    assert!(
+        sent.contains(
+            "brain: this Claude Code session is the agent claude-code of the brain repo at"
+        ),
+        "the primer did not reach the model: {sent}"
+    );
+    assert!(sent.contains(&id), "{sent}");
+    // Claude Code gave the hook a CLAUDE_ENV_FILE (in its config folder), and the hook told it
+    // who the session's later commands are.
+    let mut found = Vec::new();
+    let mut dirs = vec![config_dir.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if std::fs::read_to_string(&p)
+                .is_ok_and(|t| t.contains("export BRAIN_AGENT='claude-code'"))
+            {
+                found.push(p);
+            }
+        }
+    }
+    assert!(
+        !found.is_empty(),
+        "no CLAUDE_ENV_FILE with BRAIN_AGENT under {}",
+        config_dir.path().display()
+    );
+}
