@@ -203,6 +203,9 @@ def run(sh_blocks, scratch):
     settings = os.path.join(home, ".claude", "settings.json")
     if '"session-start"' not in (open(settings).read() if os.path.exists(settings) else ""):
         fail("`brain setup claude` did not put brain's hooks in ~/.claude/settings.json")
+    desktop = os.path.join(home, ".config", "Claude", "claude_desktop_config.json")
+    if '"brain"' not in (open(desktop).read() if os.path.exists(desktop) else ""):
+        fail("`brain setup desktop` did not add brain to Claude Desktop's configuration")
     clean = subprocess.run(["git", "status", "--porcelain"], cwd=repo, env=env, capture_output=True, text=True)
     if clean.stdout.strip():
         fail(f"the brain repo has uncommitted changes after the quickstart:\n{clean.stdout}")

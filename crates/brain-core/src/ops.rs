@@ -156,6 +156,17 @@ pub fn reclaim(
     repo.section(kind, now, |l| l.reclaim(now, dry_run))
 }
 
+/// A person's change to a task (priority, a note, requeue a failed task, cancel a pending
+/// one), as one transaction: see [`LockedRepo::update`](crate::LockedRepo::update).
+pub fn update(
+    repo: &Repo,
+    id: &str,
+    u: &crate::queue::Update,
+    now: Timestamp,
+) -> Transaction<crate::queue::Updated> {
+    repo.transact(now, |l| l.update(id, u, now))
+}
+
 /// The result of a transaction, with its notes handed to `say` (for a front end that shows
 /// them as they come).
 pub fn said<T>(t: Transaction<T>, mut say: impl FnMut(&str)) -> Result<T> {

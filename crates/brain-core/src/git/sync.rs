@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
 use crate::error::{Error, IoContext, Result};
-use crate::git::cmd::{run, stdout};
+use crate::git::cmd::{NETWORK_LIMIT, output_within, run, stdout};
 use crate::git::{Git, Head};
 
 /// How a push ended.
@@ -58,7 +58,7 @@ impl Git {
             remote,
         ])
         .arg(format!("+refs/heads/{branch}:{tracking}"));
-        let out = c.output().at("running git in", &self.root)?;
+        let out = output_within(c, NETWORK_LIMIT).at("running git fetch in", &self.root)?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             if err.contains("couldn't find remote ref") {
@@ -189,7 +189,7 @@ impl Git {
         let mut c = self.cmd();
         c.args(["push", "--porcelain", "-q", remote])
             .arg(format!("HEAD:refs/heads/{branch}"));
-        let out = c.output().at("running git in", &self.root)?;
+        let out = output_within(c, NETWORK_LIMIT).at("running git push in", &self.root)?;
         if out.status.success() {
             // The remote-tracking ref follows, so `brain status` counts from here.
             let mut t = self.cmd();

@@ -6,7 +6,8 @@
 //!   (with `journal`), the claims in `active/`, new tasks; `write`: its writes, which never
 //!   lose a change someone else makes to the same file.
 //! - `claim`, `settle` (heartbeat, done, fail, release), `moves` (between folders, reclaim),
-//!   `ready` (why a pending task waits, for the listings),
+//!   `ready` (why a pending task waits, for the listings), `edit` (a person's changes: priority,
+//!   a note, requeue, cancel),
 //!   `recover` (what killed processes and hand moves left).
 //! - `remote`: the git remote as arbiter (catch up, publish, roll back); `active`:
 //!   `context/active-agent.md`.
@@ -15,6 +16,7 @@
 
 pub mod active;
 pub mod claim;
+pub mod edit;
 mod journal;
 pub mod locked;
 pub mod moves;
@@ -28,6 +30,7 @@ pub mod write;
 pub use claim::{
     CLAIMING, Claimant, Claimed, PASSED_OVER_SHOWN, PassedOver, Token, Unattended, blocked,
 };
+pub use edit::{Update, Updated};
 pub use locked::{LockedRepo, Prepared};
 pub use moves::Reclaimed;
 pub use ready::{Blocked, Judge, Readiness, Reason, gate_open};

@@ -21,6 +21,7 @@ mod heartbeat;
 mod hook;
 mod init;
 mod list;
+mod mcp;
 mod questions;
 mod reclaim;
 mod release;
@@ -88,6 +89,7 @@ pub enum Command {
     Usage(usage::Args),
     Review(review::Args),
     Doctor(doctor::Args),
+    Mcp(mcp::Args),
     Setup(setup::Args),
     Hook(hook::Args),
     Completions(shell::CompletionsArgs),
@@ -122,6 +124,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Usage(a) => usage::run(a, ctx),
         Command::Review(a) => review::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
+        Command::Mcp(a) => mcp::run(a, ctx),
         Command::Setup(a) => setup::run(a, ctx),
         Command::Hook(a) => hook::run(a, ctx),
         Command::Completions(a) => shell::completions(a),

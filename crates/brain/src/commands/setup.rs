@@ -19,6 +19,120 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum What {
     Claude(ClaudeArgs),
+    Desktop(DesktopArgs),
+}
+
+/// Add brain's MCP server (`brain mcp`) to Claude Desktop's configuration.
+///
+/// Merges a `brain` entry into `mcpServers` of claude_desktop_config.json (Windows:
+/// %APPDATA%\Claude\, macOS: ~/Library/Application Support/Claude/, Linux: ~/.config/Claude/),
+/// with the absolute path of this brain and the repo in BRAIN_REPO, keeping every other server
+/// and key. Restart Claude Desktop afterwards. For Claude Code the same server is
+/// `claude mcp add --scope user brain -e BRAIN_REPO=DIR -- brain mcp`.
+#[derive(Debug, clap::Args)]
+struct DesktopArgs {
+    /// Print the configuration it would write; change nothing.
+    #[arg(long)]
+    print: bool,
+    /// Take brain's entry out again.
+    #[arg(long)]
+    remove: bool,
+    /// Offer the agent tools too (claim, heartbeat, finish, handoff).
+    #[arg(long)]
+    agent_tools: bool,
+}
+
+/// Claude Desktop's configuration file on this platform.
+fn desktop_config() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("BRAIN_DESKTOP_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        // For tests and unusual installs.
+        return Ok(PathBuf::from(dir).join("claude_desktop_config.json"));
+    }
+    let dir = if cfg!(windows) {
+        PathBuf::from(std::env::var_os("APPDATA").context("APPDATA is not set")?).join("Claude")
+    } else if cfg!(target_os = "macos") {
+        home()?.join("Library/Application Support/Claude")
+    } else {
+        std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or(home()?.join(".config"))
+            .join("Claude")
+    };
+    Ok(dir.join("claude_desktop_config.json"))
+}
+
+fn desktop(a: DesktopArgs, ctx: &Context) -> anyhow::Result<()> {
+    let path = desktop_config()?;
+    let config = read_settings(&path)?;
+    let mut new = config.clone();
+    if a.remove {
+        if let Some(servers) = new.get_mut("mcpServers").and_then(Value::as_object_mut) {
+            servers.shift_remove("brain");
+            if servers.is_empty() {
+                new.as_object_mut().map(|o| o.shift_remove("mcpServers"));
+            }
+        }
+    } else {
+        let brain = std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .context("finding this brain program")?;
+        let repo = ctx.repo().context(
+            "give --repo DIR (or BRAIN_REPO): the brain repo Claude Desktop works on (it starts servers in `/`)",
+        )?;
+        let mut args = vec![serde_json::json!("mcp")];
+        if a.agent_tools {
+            args.extend([serde_json::json!("--tools"), serde_json::json!("agent")]);
+        }
+        let entry = serde_json::json!({
+            "command": plain(&brain),
+            "args": args,
+            "env": {"BRAIN_REPO": plain(repo.root())},
+        });
+        let root = new.as_object_mut().expect("an object");
+        let servers = root
+            .entry("mcpServers")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !servers.is_object() {
+            bail!(
+                "{}: `mcpServers` is not a JSON object; fix it first",
+                path.display()
+            );
+        }
+        servers
+            .as_object_mut()
+            .expect("an object")
+            .insert("brain".into(), entry);
+    }
+    if a.print {
+        return output::line(format_args!(
+            "# {}\n{}",
+            path.display(),
+            pretty(&new).trim_end()
+        ));
+    }
+    if new == config {
+        eprintln!("{}: nothing to change.", path.display());
+    } else if a.remove && new.as_object().is_some_and(|o| o.is_empty()) {
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        eprintln!(
+            "Removed brain from Claude Desktop: {} held nothing else, so it is gone.",
+            path.display()
+        );
+    } else {
+        write_text(&path, &pretty(&new))?;
+        eprintln!(
+            "{} {}. Restart Claude Desktop to {} it.",
+            if a.remove {
+                "Removed brain from"
+            } else {
+                "Added brain's MCP server to"
+            },
+            path.display(),
+            if a.remove { "drop" } else { "load" }
+        );
+    }
+    Ok(())
 }
 
 /// Install brain's hooks into Claude Code, so that every session knows the queue.
@@ -56,6 +170,7 @@ struct ClaudeArgs {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     match args.what {
         What::Claude(a) => claude(a, ctx),
+        What::Desktop(a) => desktop(a, ctx),
     }
 }
 

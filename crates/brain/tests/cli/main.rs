@@ -11,6 +11,8 @@ mod hooks;
 mod init;
 mod lifecycle;
 mod list;
+#[cfg(unix)] // the MCP SDK in a Python venv
+mod mcp;
 #[cfg(target_os = "linux")] // as claude.rs
 mod morning;
 mod races;

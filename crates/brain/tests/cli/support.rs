@@ -412,3 +412,42 @@ pub fn transcripts(root: &Path, bytes: u64, seed: u64) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The Python of `tests/tools/.venv`, with the packages of `tests/tools/requirements.txt` (the
+/// official MCP SDK) installed in it if they are not yet (`.ci/run` installs them first).
+#[cfg(unix)]
+pub fn python_tools() -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tools");
+    let python = dir.join(".venv/bin/python");
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let ready = || {
+        Command::new(&python)
+            .args(["-c", "import mcp"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !ready() {
+        let steps: [&[&str]; 2] = [
+            &["python3", "-m", "venv", ".venv"],
+            &[".venv/bin/pip", "install", "-q", "-r", "requirements.txt"],
+        ];
+        for step in steps {
+            let out = Command::new(step[0])
+                .args(&step[1..])
+                .current_dir(&dir)
+                .output();
+            match out {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => panic!(
+                    "installing the Python test tools ({step:?} in {}) failed: {}",
+                    dir.display(),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+                Err(e) => panic!("the tests need python3 with venv for the MCP client: {e}"),
+            }
+        }
+    }
+    assert!(ready(), "the MCP SDK is missing from {}", python.display());
+    python
+}
