@@ -209,6 +209,29 @@ fn native_rename_noreplace(_from: &Path, _to: &Path) -> io::Result<()> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
+/// A path as a person (and PowerShell 5.1, Task Scheduler, Claude Desktop) writes it: without
+/// the `\\?\` verbatim prefix that `canonicalize` gives on Windows (`\\?\C:\brain` is
+/// `C:\brain`, `\\?\UNC\server\share` is `\\server\share`). Other paths are unchanged.
+pub fn plain_path(p: &Path) -> PathBuf {
+    match p.to_str() {
+        Some(s) => PathBuf::from(strip_verbatim(s)),
+        None => p.to_path_buf(),
+    }
+}
+
+fn strip_verbatim(s: &str) -> String {
+    if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        format!(r"\\{rest}")
+    } else if let Some(rest) = s
+        .strip_prefix(r"\\?\")
+        .filter(|r| r.as_bytes().get(1) == Some(&b':'))
+    {
+        rest.to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// `1.6 MiB`-style size of a number of bytes, for messages.
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -250,6 +273,23 @@ impl FileLock {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn verbatim_paths_become_plain_ones() {
+        use super::strip_verbatim;
+        assert_eq!(strip_verbatim(r"\\?\C:\brain"), r"C:\brain");
+        assert_eq!(
+            strip_verbatim(r"\\?\UNC\nas\share\brain"),
+            r"\\nas\share\brain"
+        );
+        assert_eq!(strip_verbatim(r"C:\brain"), r"C:\brain");
+        assert_eq!(strip_verbatim("/home/me/brain"), "/home/me/brain");
+        // A verbatim path with no drive letter has no plain form: kept.
+        assert_eq!(
+            strip_verbatim(r"\\?\Volume{x}\brain"),
+            r"\\?\Volume{x}\brain"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -101,12 +101,16 @@ fn plan(repo: &Repo, at: &str, agent: Option<String>, install: bool) -> anyhow::
         bail!("--at {at}: give a time of day as HH:MM, 24-hour (02:00)");
     };
     let agent = agent.or_else(|| repo.config().default_agent().map(str::to_string));
+    // Plain paths: PowerShell 5.1 and Task Scheduler trip on the `\\?\` that canonicalize
+    // adds on Windows.
     let brain = std::env::current_exe()
         .and_then(|p| p.canonicalize())
+        .map(|p| brain_core::fsutil::plain_path(&p))
         .context("finding the brain executable")?;
     let root = repo
         .root()
         .canonicalize()
+        .map(|p| brain_core::fsutil::plain_path(&p))
         .with_context(|| format!("resolving {}", repo.root().display()))?;
     let mut path: Vec<PathBuf> = brain.parent().map(Path::to_path_buf).into_iter().collect();
     if install {

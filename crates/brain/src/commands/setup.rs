@@ -349,10 +349,9 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A path as a person writes it: on Windows without the `\\?\` that `canonicalize` adds.
+/// A path as a person writes it (on Windows without the `\\?\` of `canonicalize`).
 fn plain(p: &Path) -> String {
-    let s = p.display().to_string();
-    s.strip_prefix(r"\\?\").map(str::to_string).unwrap_or(s)
+    brain_core::fsutil::plain_path(p).display().to_string()
 }
 
 fn check(path: &Path, settings: &Value, plugin: Option<&str>) -> anyhow::Result<()> {
