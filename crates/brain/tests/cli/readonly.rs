@@ -106,6 +106,13 @@ fn read_commands_and_dry_runs_change_nothing_even_with_a_hand_move_and_a_killed_
             "--agent",
             "claude-code",
         ],
+        &["hook", "session-start"],
+        &["hook", "stop"],
+        &["setup", "claude", "--print"],
+        &["setup", "claude", "--check"],
+        &["setup", "desktop", "--print"],
+        &["completions", "bash"],
+        &["man"],
     ];
     for args in commands {
         let out = r.at(later, args);
