@@ -315,10 +315,11 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
         );
     } else {
         write_text(&settings_path, &pretty(&new_settings))?;
-        let verb = if a.remove {
-            "Removed brain's hooks from"
-        } else {
-            "Installed brain's hooks in"
+        let verb = match (a.remove, plugin.is_some()) {
+            (true, _) => "Removed brain's hooks from",
+            // Settings hooks beside the plugin's would run twice.
+            (false, true) => "Took brain's settings hooks (the plugin has them) out of",
+            (false, false) => "Installed brain's hooks in",
         };
         eprintln!("{verb} {}.", settings_path.display());
     }

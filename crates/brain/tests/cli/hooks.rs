@@ -586,7 +586,9 @@ fn setup_for_a_project_adds_claude_md_only_when_asked_and_skips_hooks_the_plugin
         !project.path().join(".claude/settings.json").exists(),
         "brain made it, brain took it"
     );
-    // With the brain plugin enabled, its hooks run already: none go into settings.
+    // With the brain plugin enabled, its hooks run already: none go into settings, and those
+    // installed before the plugin are taken out (both would fire).
+    setup(&r, &["--project", dir]).ok();
     let user = r.home().join(".claude");
     std::fs::create_dir_all(&user).unwrap();
     std::fs::write(
@@ -598,7 +600,8 @@ fn setup_for_a_project_adds_claude_md_only_when_asked_and_skips_hooks_the_plugin
     out.ok();
     assert!(
         out.stderr()
-            .contains("plugin (brain@brain-queue) is enabled"),
+            .contains("plugin (brain@brain-queue) is enabled")
+            && out.stderr().contains("Took brain's settings hooks"),
         "{}",
         out.stderr()
     );
