@@ -174,6 +174,28 @@ fn rename_checked(tmp: &Path, target: &Path, expected: &[u8], limit: usize) -> R
         return Ok(Checked::Changed(now));
     }
     if let Err(e) = fs::rename(tmp, target) {
+        // Where a file that is open cannot be replaced (Windows without POSIX rename
+        // semantics, as under wine): close it and rename again. What a writer appends between
+        // the compare above and the rename is then not read back; the compare was the last
+        // look.
+        #[cfg(windows)]
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            drop(old);
+            return match fs::rename(tmp, target) {
+                // The old file is gone: nothing of it to carry over (a length past any end).
+                Ok(()) => Ok(Checked::Replaced(
+                    now,
+                    Replaced {
+                        file: open_regular(target)?.0,
+                        len: u64::MAX,
+                    },
+                )),
+                Err(e) => {
+                    let _ = fs::remove_file(tmp);
+                    Err(Error::io("replacing", target, e))
+                }
+            };
+        }
         let _ = fs::remove_file(tmp);
         return Err(Error::io("replacing", target, e));
     }
