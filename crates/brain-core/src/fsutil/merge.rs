@@ -41,7 +41,8 @@ const MERGE_ROUNDS: usize = 50;
 /// [`Replaced::appended`]).
 #[derive(Debug)]
 pub struct Replaced {
-    file: File,
+    /// `None` when the old file had to be closed before the replace (see `rename_checked`).
+    file: Option<File>,
     len: u64,
 }
 
@@ -51,11 +52,14 @@ impl Replaced {
     /// file, so that it is not lost. Empty when nothing came.
     pub fn appended(&self) -> io::Result<Vec<u8>> {
         use std::io::{Read, Seek};
-        let now = self.file.metadata()?.len();
+        let Some(file) = &self.file else {
+            return Ok(Vec::new());
+        };
+        let now = file.metadata()?.len();
         if now <= self.len {
             return Ok(Vec::new());
         }
-        let mut f = &self.file;
+        let mut f = file;
         f.seek(io::SeekFrom::Start(self.len))?;
         let mut buf = Vec::new();
         f.take(now - self.len).read_to_end(&mut buf)?;
@@ -105,7 +109,15 @@ pub fn replace_merging(
                 // `path` now holds what `target` held at the instant of the swap.
                 let read = read_open(&path, limit);
                 let _ = fs::remove_file(&path);
-                read?
+                let (prev, file) = read?;
+                let len = prev.len() as u64;
+                (
+                    prev,
+                    Replaced {
+                        file: Some(file),
+                        len,
+                    },
+                )
             }
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {
                 match rename_checked(&path, target, &expected, limit)? {
@@ -146,7 +158,7 @@ pub fn replace_merging(
 }
 
 /// Reads the regular file at `path` whole and keeps it open.
-fn read_open(path: &Path, limit: usize) -> Result<(Vec<u8>, Replaced)> {
+fn read_open(path: &Path, limit: usize) -> Result<(Vec<u8>, File)> {
     use std::io::Read;
     let (file, _) = open_regular(path)?;
     let mut buf = Vec::new();
@@ -154,8 +166,7 @@ fn read_open(path: &Path, limit: usize) -> Result<(Vec<u8>, Replaced)> {
         .take(limit as u64 + 1)
         .read_to_end(&mut buf)
         .at("reading", path)?;
-    let len = buf.len() as u64;
-    Ok((buf, Replaced { file, len }))
+    Ok((buf, file))
 }
 
 enum Checked {
@@ -182,14 +193,8 @@ fn rename_checked(tmp: &Path, target: &Path, expected: &[u8], limit: usize) -> R
         if e.kind() == io::ErrorKind::PermissionDenied {
             drop(old);
             return match fs::rename(tmp, target) {
-                // The old file is gone: nothing of it to carry over (a length past any end).
-                Ok(()) => Ok(Checked::Replaced(
-                    now,
-                    Replaced {
-                        file: open_regular(target)?.0,
-                        len: u64::MAX,
-                    },
-                )),
+                // The old file is closed and gone: nothing of it to carry over.
+                Ok(()) => Ok(Checked::Replaced(now, Replaced { file: None, len: 0 })),
                 Err(e) => {
                     let _ = fs::remove_file(tmp);
                     Err(Error::io("replacing", target, e))
@@ -200,7 +205,7 @@ fn rename_checked(tmp: &Path, target: &Path, expected: &[u8], limit: usize) -> R
         return Err(Error::io("replacing", target, e));
     }
     let mut after = Vec::new();
-    let mut f = &old.file;
+    let mut f = &old;
     f.seek(io::SeekFrom::Start(0)).at("reading", target)?;
     f.take(limit as u64 + 1)
         .read_to_end(&mut after)
@@ -209,7 +214,7 @@ fn rename_checked(tmp: &Path, target: &Path, expected: &[u8], limit: usize) -> R
     Ok(Checked::Replaced(
         after,
         Replaced {
-            file: old.file,
+            file: Some(old),
             len,
         },
     ))
