@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["status", "init", "doctor", "ops", "primer"],
 ];
 
-/// The most lines a source file of either crate may have ("about 600").
+/// The most lines a source file of any crate may have ("about 600").
 const MAX_LINES: usize = 650;
 
 fn src() -> PathBuf {
@@ -243,10 +243,9 @@ fn no_two_files_import_each_other_in_a_circle() {
 fn no_source_file_is_over_about_600_lines() {
     let mut all = Vec::new();
     files(&src(), &mut all);
-    files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../brain/src"),
-        &mut all,
-    );
+    for other in ["../brain/src", "../brain-mcp/src"] {
+        files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(other), &mut all);
+    }
     let long: Vec<String> = all
         .iter()
         .filter_map(|p| {
