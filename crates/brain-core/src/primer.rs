@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::error::Result;
-use crate::queue::{Kind, Transaction, blocked};
+use crate::queue::{Eligibility, Kind, Transaction, Unattended};
 use crate::store::Repo;
 use crate::store::prompts::{self, Kind as QKind, QState};
 use crate::task::time::{format_age, format_ts};
@@ -243,31 +243,25 @@ fn active_tasks(repo: &Repo, problems: &mut Vec<crate::Error>) -> Result<Vec<Tas
 /// The tasks the agent could claim now, in the order a claim takes them.
 fn claimable(repo: &Repo, s: &Session<'_>, problems: &mut Vec<crate::Error>) -> Result<String> {
     let config = repo.config();
-    let caps = config
-        .agents
-        .get(s.agent)
-        .map(|a| a.capabilities.clone())
-        .unwrap_or_default();
-    let answers = prompts::approvals(repo)?;
-    let completed = |id: &str| repo.task_path(State::Completed, id, None).is_file();
+    let rules = Eligibility::of(repo, s.agent, &[])?;
     let mut queue = repo.queue_at_a_glance(Some(s.agent), problems)?;
     let pending = queue.len();
     let (mut ready, mut waiting) = (Vec::new(), None);
     // The first few in queue order; a queue where nothing near the front is ready is not read
     // to its end.
     for t in queue.tasks().take(LOOKED_AT) {
-        let approved = answers.get(&t.id).copied() == Some(true);
-        match blocked(&t, &caps, &completed, approved, s.now) {
-            None => {
+        match rules.check(repo, &t, &Unattended::default(), s.now) {
+            Ok(_) => {
                 let priority = t.meta.priority.as_str();
                 ready.push(format!("{} [{priority}] \"{}\"", t.id, t.title));
                 if ready.len() == SHOWN {
                     break;
                 }
             }
-            Some(b) => {
+            Err(Some(b)) => {
                 waiting.get_or_insert_with(|| format!("{}: {b}", t.id));
             }
+            Err(None) => {}
         }
     }
     let known = if config.agents.contains_key(s.agent) {

@@ -77,10 +77,7 @@ fn ok(v: Value) -> CallToolResult {
 }
 
 fn now() -> jiff::Timestamp {
-    std::env::var("BRAIN_NOW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(jiff::Timestamp::now)
+    brain_core::task::time::now_or_pinned().unwrap_or_else(|_| jiff::Timestamp::now())
 }
 
 /// A transaction's result, with what it said kept for the model.

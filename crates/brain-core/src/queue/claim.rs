@@ -69,18 +69,39 @@ pub struct Claimed {
     pub title: String,
 }
 
-/// The capabilities and approval answers a claim decides by (see [`LockedRepo::claim_for`]).
-struct Eligibility {
+/// The capabilities and approval answers a claim decides by (see [`LockedRepo::claim_for`];
+/// a session's primer judges by the same).
+pub struct Eligibility {
     caps: Vec<String>,
     answers: std::collections::HashMap<String, bool>,
 }
 
 impl Eligibility {
+    /// The rules for `agent` (its brain.toml capabilities plus `extra_caps`, and the approval
+    /// answers in prompts/), read once; the name is not checked here.
+    pub fn of(
+        repo: &crate::store::Repo,
+        agent: &str,
+        extra_caps: &[String],
+    ) -> Result<Eligibility> {
+        let mut caps = repo
+            .config()
+            .agents
+            .get(agent)
+            .map(|a| a.capabilities.clone())
+            .unwrap_or_default();
+        caps.extend(extra_caps.iter().cloned());
+        Ok(Eligibility {
+            caps,
+            answers: crate::store::prompts::approvals(repo)?,
+        })
+    }
+
     /// `Ok(approved by an answer)` when `t` may be claimed now; else why not (`None`: skipped
     /// without a reason worth reporting).
-    fn check(
+    pub fn check(
         &self,
-        repo: &LockedRepo<'_>,
+        repo: &crate::store::Repo,
         t: &Task,
         filter: &Unattended,
         now: Timestamp,
@@ -325,17 +346,7 @@ impl LockedRepo<'_> {
     /// What decides whether `agent` may claim a pending task now, read once per claim.
     fn eligibility(&self, agent: &str, extra_caps: &[String]) -> Result<Eligibility> {
         names::validate_agent(agent)?;
-        let mut caps = self
-            .config()
-            .agents
-            .get(agent)
-            .map(|a| a.capabilities.clone())
-            .unwrap_or_default();
-        caps.extend(extra_caps.iter().cloned());
-        Ok(Eligibility {
-            caps,
-            answers: crate::store::prompts::approvals(self)?,
-        })
+        Eligibility::of(self, agent, extra_caps)
     }
 
     /// The pending tasks `agent` would claim now, in the order it would claim them (at most

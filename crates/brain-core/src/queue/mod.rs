@@ -28,7 +28,8 @@ pub mod txn;
 pub mod write;
 
 pub use claim::{
-    CLAIMING, Claimant, Claimed, PASSED_OVER_SHOWN, PassedOver, Token, Unattended, blocked,
+    CLAIMING, Claimant, Claimed, Eligibility, PASSED_OVER_SHOWN, PassedOver, Token, Unattended,
+    blocked,
 };
 pub use edit::{Update, Updated};
 pub use locked::{LockedRepo, Prepared};

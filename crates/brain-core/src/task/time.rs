@@ -4,6 +4,17 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
+/// The time now, or the time `BRAIN_NOW` (RFC 3339) pins, for tests and reproducible
+/// examples; every front end takes "now" from here.
+pub fn now_or_pinned() -> std::result::Result<Timestamp, String> {
+    match std::env::var("BRAIN_NOW") {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|_| format!("BRAIN_NOW=`{v}` is not an RFC 3339 time")),
+        _ => Ok(Timestamp::now()),
+    }
+}
+
 /// Formats a timestamp the way brain writes it: RFC 3339, UTC, whole seconds.
 pub fn format_ts(ts: Timestamp) -> String {
     Rfc3339(ts).to_string()

@@ -54,12 +54,7 @@ impl Context {
 
 /// The time now. `BRAIN_NOW` (RFC 3339) pins it, for tests and reproducible examples.
 pub fn now() -> anyhow::Result<Timestamp> {
-    match std::env::var("BRAIN_NOW") {
-        Ok(v) if !v.is_empty() => v
-            .parse()
-            .with_context(|| format!("BRAIN_NOW=`{v}` is not an RFC 3339 time")),
-        _ => Ok(Timestamp::now()),
-    }
+    brain_core::task::time::now_or_pinned().map_err(anyhow::Error::msg)
 }
 
 #[derive(Debug, clap::Subcommand)]
