@@ -18,16 +18,12 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BRAIN = os.path.join(ROOT, "target", "release", "brain")
+from common import BRAIN, build, committed_repo, sh
+
 TASKS = 10_000
 TARGET_MS = 20
 INPUT = json.dumps({"session_id": "bench", "hook_event_name": "SessionStart", "source": "startup",
                     "cwd": "/tmp", "transcript_path": "/tmp/t.jsonl", "permission_mode": "default"})
-
-
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
 
 
 def once(env, cwd):
@@ -42,13 +38,8 @@ def once(env, cwd):
 
 def main():
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
-    sh("cargo", "build", "--release", "--locked", "-p", "brain", cwd=ROOT)
-    base = tempfile.mkdtemp(prefix="brain-bench-hook-")
-    repo = os.path.join(base, "brain")
-    sh(BRAIN, "init", repo)
-    sh(sys.executable, os.path.join(ROOT, "scripts", "bench", "gen_tasks.py"), repo, str(TASKS))
-    sh("git", "-C", repo, "add", "-A")
-    sh("git", "-C", repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "tasks")
+    build()
+    repo = committed_repo("brain-bench-hook-", TASKS)
     env = dict(os.environ, BRAIN_REPO=repo)
     env.pop("BRAIN_AGENT", None)
     for _ in range(3):

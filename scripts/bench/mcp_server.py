@@ -10,21 +10,16 @@ Usage: tests/tools/.venv/bin/python scripts/bench/mcp_server.py [--rounds N]
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+
+from common import BRAIN, build, committed_repo
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BRAIN = os.path.join(ROOT, "target", "release", "brain")
 TASKS = 10_000
 
-
-def sh(*args, **kw):
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
 
 
 async def timed(call, n, pause=0.0):
@@ -41,13 +36,8 @@ async def timed(call, n, pause=0.0):
 
 async def main():
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
-    sh("cargo", "build", "--release", "--locked", "-p", "brain", cwd=ROOT)
-    base = tempfile.mkdtemp(prefix="brain-bench-mcp-")
-    repo = os.path.join(base, "brain")
-    sh(BRAIN, "init", repo)
-    sh(sys.executable, os.path.join(ROOT, "scripts", "bench", "gen_tasks.py"), repo, str(TASKS))
-    sh("git", "-C", repo, "add", "-A")
-    sh("git", "-C", repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "tasks")
+    build()
+    repo = committed_repo("brain-bench-mcp-", TASKS)
     time.sleep(2.1)
     params = StdioServerParameters(command=BRAIN, args=["mcp"], env={"BRAIN_REPO": repo, "PATH": os.environ["PATH"]}, cwd="/")
     rows = {"list_tasks": ([], []), "add_task": ([], [])}
