@@ -61,7 +61,7 @@ pub fn skeleton(example: Option<&str>) -> Vec<(PathBuf, std::borrow::Cow<'static
     }
     for s in State::ALL {
         files.push((
-            Path::new("tasks").join(s.as_str()).join(".gitkeep"),
+            PathBuf::from(format!("tasks/{}/.gitkeep", s.as_str())),
             "".into(),
         ));
     }
@@ -106,7 +106,7 @@ pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
     }
     let run_agent = example.then(example_run_agent);
     for (rel, content) in skeleton(run_agent) {
-        let path = root.join(&rel);
+        let path = fsutil::join_rel(&root, &rel.to_string_lossy());
         if fs::symlink_metadata(&path).is_ok() {
             continue;
         }
@@ -138,7 +138,7 @@ pub fn init(dir: &Path, example: bool, now: Timestamp) -> Result<InitReport> {
                 let (id, path) = locked.create_pending(now, |id| task.render(id, now))?;
                 report
                     .created
-                    .push(path.strip_prefix(&root).unwrap_or(&path).to_path_buf());
+                    .push(PathBuf::from(crate::fsutil::shown_in(&root, &path)));
                 report.example.push(id);
             }
         }

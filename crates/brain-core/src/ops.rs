@@ -38,11 +38,17 @@ pub fn add(repo: &Repo, task: &NewTask, now: Timestamp) -> Transaction<Added> {
         };
     }
     repo.transact(now, |l| {
-        for dep in &task.depends_on {
-            if l.locate(dep)?.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "--depends-on {dep}: no such task; check the id with `brain list`"
-                )));
+        // Each dependency as its file spells it (`TASK-1` is `task-1`), so the check that it
+        // completed finds it on any file system.
+        let mut task = task.clone();
+        for dep in &mut task.depends_on {
+            match l.locate(dep)?.into_iter().next() {
+                Some(e) => *dep = e.id,
+                None => {
+                    return Err(Error::Invalid(format!(
+                        "--depends-on {dep}: no such task; check the id with `brain list`"
+                    )));
+                }
             }
         }
         let (id, path) = l.create_pending(now, |id| task.render(id, now))?;

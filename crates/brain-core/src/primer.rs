@@ -57,7 +57,7 @@ pub fn session_start(repo: &Repo, s: &Session<'_>) -> Result<String> {
     let stale_after = repo.config().queue.stale_after as i64;
     match s.task {
         Some(id) => {
-            let t = active.iter().find(|t| t.id == id);
+            let t = active.iter().find(|t| t.id.eq_ignore_ascii_case(id));
             out.push(format!(
                 "brain: this session works on task {id}{} of the brain repo at {root}, as the agent {}.",
                 t.map(|t| format!(" \"{}\"", t.title)).unwrap_or_default(),
@@ -79,7 +79,7 @@ pub fn session_start(repo: &Repo, s: &Session<'_>) -> Result<String> {
     let mine: Vec<&Task> = active
         .iter()
         .filter(|t| t.claimant().as_deref() == Some(s.agent))
-        .filter(|t| s.task.is_none_or(|id| t.id == id))
+        .filter(|t| s.task.is_none_or(|id| t.id.eq_ignore_ascii_case(id)))
         .collect();
     for t in &mine {
         let seen = crate::status::last_seen(t);
@@ -167,7 +167,7 @@ pub fn stop_reminder(repo: &Repo, s: &Session<'_>) -> Result<Option<(String, Vec
     let held: Vec<&Task> = active
         .iter()
         .filter(|t| t.claimant().as_deref() == Some(s.agent))
-        .filter(|t| s.task.is_none_or(|id| t.id == id))
+        .filter(|t| s.task.is_none_or(|id| t.id.eq_ignore_ascii_case(id)))
         .collect();
     if held.is_empty() {
         return Ok(None);

@@ -125,12 +125,7 @@ pub fn remote_status(repo: &Repo, fetch: bool) -> Result<Option<RemoteStatus>> {
 /// What brain reads differently than a person may expect, among `tasks` and in prompts/:
 /// for `brain list` and `brain status` (`brain doctor` reports the same).
 pub fn warnings(repo: &Repo, tasks: &[Task]) -> Result<Vec<String>> {
-    let rel = |p: &std::path::Path| {
-        p.strip_prefix(repo.root())
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    };
+    let rel = |p: &std::path::Path| crate::fsutil::shown_in(repo.root(), p);
     let mut out = Vec::new();
     let mut by_id: std::collections::BTreeMap<String, Vec<&Task>> = Default::default();
     for t in tasks {

@@ -352,7 +352,7 @@ impl Brain {
                 })),
                 (None, Some(true)) => said(repo.transact(t, |l| {
                     brain_core::human::questions::approve(l, &a.id, t)
-                        .map(|()| json!({"id": a.id, "approved": true}))
+                        .map(|id| json!({"id": id, "approved": true}))
                 })),
                 (None, Some(false)) => {
                     let reason = a.reason.clone().unwrap_or_else(|| "denied".into());

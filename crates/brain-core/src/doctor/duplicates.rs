@@ -37,7 +37,7 @@ pub(super) fn duplicates(
     report: &mut Report,
 ) -> Result<()> {
     let root = repo.root();
-    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let rel = |p: &Path| crate::fsutil::shown_in(root, p);
     let list = entries
         .iter()
         .map(|e| rel(&e.path))
@@ -149,7 +149,7 @@ fn rerun_as_new(
 
 /// Moves the older copy `f` out of the queue, into [`CONFLICTS_DIR`] (never over a file).
 fn set_aside(repo: &LockedRepo<'_>, f: &TaskFile) -> Result<bool> {
-    let dir = repo.root().join(CONFLICTS_DIR);
+    let dir = crate::fsutil::join_rel(repo.root(), CONFLICTS_DIR);
     fs::create_dir_all(&dir).at("creating", &dir)?;
     let name = f
         .task

@@ -410,13 +410,17 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
     for w in crate::store::prompts::reading_warnings(repo)? {
         report.warn(
             Check::Reading,
-            root.join(crate::store::prompts::ANSWERED),
+            crate::fsutil::join_rel(&root, crate::store::prompts::ANSWERED),
             w,
         );
     }
     let (_, usage_problems) = crate::usage::MachineUsage::load_all(&root);
     for p in usage_problems {
-        report.warn(Check::Usage, root.join(crate::usage::MACHINES_DIR), p);
+        report.warn(
+            Check::Usage,
+            crate::fsutil::join_rel(&root, crate::usage::MACHINES_DIR),
+            p,
+        );
     }
     for entries in seen.into_values().filter(|e| e.len() > 1) {
         duplicates(repo, &entries, fix, now, &mut report)?;

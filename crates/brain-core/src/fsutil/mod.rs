@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod merge;
+mod paths;
 mod read;
 
 pub use merge::{Replaced, replace_merging};
+pub use paths::{join_rel, program_in, shown_in, slashed, spelling_on_disk};
 pub use read::{open_regular, read_regular, read_text, same_file};
 
 use crate::error::{IoContext, Result};

@@ -219,11 +219,11 @@ pub fn write(repo: &LockedRepo<'_>, new: &NewHandoff, now: Timestamp) -> Result<
         Some(id) => {
             let e = repo.find(id)?;
             let t = repo.read(&e)?;
-            Some(format!("{id}: {}", t.task.title))
+            Some(format!("{}: {}", e.id, t.task.title))
         }
         None => None,
     };
-    let path = repo.root().join(HANDOFF);
+    let path = crate::fsutil::join_rel(repo.root(), HANDOFF);
     // What a person typed into the file and never committed is committed first, as it is,
     // so that the section replaced below stays in git's history (with git; without it,
     // a replaced section is gone).
@@ -273,7 +273,7 @@ pub fn write(repo: &LockedRepo<'_>, new: &NewHandoff, now: Timestamp) -> Result<
 /// The sections of `context/handoff.md` in `root` (none when there is no such file).
 pub fn read_all(root: &std::path::Path) -> Result<Vec<Handoff>> {
     let text = crate::fsutil::read_text(
-        &root.join(HANDOFF),
+        &crate::fsutil::join_rel(root, HANDOFF),
         crate::store::TEXT_LIMIT,
         "move old sections out of it",
     )?;

@@ -108,12 +108,20 @@ fn add_entry(
     if let Some(a) = from {
         names::validate_agent(a)?;
     }
-    if let Some(t) = task {
-        names::validate_task_id(t)?;
-        if repo.locate(t)?.is_empty() {
-            return Err(Error::TaskNotFound(t.to_string()));
+    let spelled;
+    let task = match task {
+        Some(t) => {
+            names::validate_task_id(t)?;
+            match repo.locate(t)?.into_iter().next() {
+                Some(e) => {
+                    spelled = e.id;
+                    Some(spelled.as_str())
+                }
+                None => return Err(Error::TaskNotFound(t.to_string())),
+            }
         }
-    }
+        None => None,
+    };
     let id = next_qid(repo, now)?;
     append(
         repo,
@@ -179,7 +187,7 @@ fn move_to_answered(
     // Answered first: a crash in between leaves the entry in both files, and an entry in
     // answered.md wins.
     append(repo, ANSWERED, templates::PROMPTS_ANSWERED, &moved)?;
-    repo.rewrite(&repo.root().join(PENDING), "", |text| {
+    repo.rewrite(&crate::fsutil::join_rel(repo.root(), PENDING), "", |text| {
         // Cut from the text as it is now, which a person may have edited meanwhile.
         Ok(cut_entry(text, qid).map(|(before, _, after)| {
             format!(
@@ -239,8 +247,9 @@ fn pending_task(
     Ok((entry, f))
 }
 
-/// `brain approve`: opens the gate of a pending task.
-pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
+/// `brain approve`: opens the gate of a pending task. Returns its id as its file spells it.
+pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<String> {
+    let id = &repo.spelled(id)?;
     let (_, mut f) = pending_task(repo, id)?;
     if f.task.meta.approval != Some(Approval::Approved) {
         f.set(
@@ -257,7 +266,8 @@ pub fn approve(repo: &LockedRepo<'_>, id: &str, now: Timestamp) -> Result<()> {
             now,
         )?;
     }
-    repo.commit_point(&format!("approve {id}"))
+    repo.commit_point(&format!("approve {id}"))?;
+    Ok(id.clone())
 }
 
 /// `brain deny`: a gated task goes to `failed/` with the reason.
@@ -270,6 +280,7 @@ pub fn deny(
     if reason.trim().is_empty() {
         return Err(Error::Invalid("give a reason with --reason".into()));
     }
+    let id = &repo.spelled(id)?;
     let (_, mut f) = pending_task(repo, id)?;
     f.append_body(&format!(
         "\n## Failure\n\n- denied: {}\n\n{}\n",

@@ -113,7 +113,8 @@ impl Eligibility {
             return Err(Some(Blocked::Attended));
         }
         // One stat per dependency, not a listing of everything ever completed.
-        let is_completed = |id: &str| repo.task_path(State::Completed, id, None).is_file();
+        let completed = repo.state_dir(State::Completed);
+        let is_completed = |id: &str| crate::store::completed_in(&completed, id);
         let approved = self.answers.get(&t.id).copied() == Some(true);
         match blocked(t, &self.caps, &is_completed, approved, now) {
             Some(b) => Err(Some(b)),

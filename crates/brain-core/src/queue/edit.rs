@@ -46,6 +46,7 @@ impl LockedRepo<'_> {
     pub fn update(&self, id: &str, u: &Update, now: Timestamp) -> Result<Updated> {
         crate::task::names::validate_task_id(id)?;
         let entry = self.find(id)?;
+        let id = entry.id.as_str();
         let mut f = self.read(&entry)?;
         let state = f.task.state;
         if u.requeue && u.cancel.is_some() {

@@ -218,7 +218,7 @@ impl LockedRepo<'_> {
     fn update_active_agent(&self) -> Result<()> {
         use crate::queue::active::{ACTIVE_AGENT, render};
         let text = render(&self.active_tasks()?);
-        let path = self.root().join(ACTIVE_AGENT);
+        let path = crate::fsutil::join_rel(self.root(), ACTIVE_AGENT);
         // Derived, and brain's own: read it as it is (a link or a pipe there is replaced).
         let now = fsutil::read_text(&path, crate::store::TEXT_LIMIT, "")
             .ok()
@@ -422,8 +422,5 @@ pub(crate) fn rels(repo: &LockedRepo<'_>, paths: &[PathBuf]) -> String {
 
 /// `path` relative to the repo root, for messages.
 pub(crate) fn rel(repo: &LockedRepo<'_>, path: &Path) -> String {
-    path.strip_prefix(repo.root())
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    crate::fsutil::shown_in(repo.root(), path)
 }

@@ -186,7 +186,7 @@ impl Judge {
             }
         }
         for d in &t.meta.depends_on {
-            if !self.completed.join(format!("{d}.md")).is_file() {
+            if !crate::store::completed_in(&self.completed, d) {
                 why.push(Reason(Blocked::Dependency { id: d.clone() }));
             }
         }

@@ -155,7 +155,7 @@ impl LockedRepo<'_> {
     ) -> Result<Own> {
         names::validate_task_id(id)?;
         if let Some(t) = &who.token
-            && t.id != id
+            && !t.id.eq_ignore_ascii_case(id)
         {
             return Err(Error::Invalid(format!(
                 "the token {t} is for another task than {id}"
@@ -239,7 +239,7 @@ impl LockedRepo<'_> {
         text: &str,
         now: Timestamp,
     ) -> Result<PathBuf> {
-        let dir = self.root().join(LATE_DIR);
+        let dir = crate::fsutil::join_rel(self.root(), LATE_DIR);
         fs::create_dir_all(&dir).at("creating", &dir)?;
         let epoch = who
             .token
@@ -365,6 +365,7 @@ impl LockedRepo<'_> {
         let window = |t: Timestamp| t.as_second().div_euclid(every);
         let mut done = Vec::new();
         for id in ids {
+            let id = self.spelled(&id)?;
             let mut f = match self.own_claim(&id, who, "heartbeat", "", now)? {
                 Own::Current(f) => f,
                 Own::Lost(lost) => return Ok(Err(lost)),
@@ -408,6 +409,7 @@ impl LockedRepo<'_> {
         extra: &[(&str, String)],
         now: Timestamp,
     ) -> Result<std::result::Result<Moved, Refused>> {
+        let id = &self.spelled(id)?;
         let mut f = match self.own_claim(id, who, "done", result, now)? {
             Own::Current(f) => f,
             Own::Settled(f) => return self.repeated(f, who, "done", result, now),
@@ -453,6 +455,7 @@ impl LockedRepo<'_> {
         extra: &[(&str, String)],
         now: Timestamp,
     ) -> Result<std::result::Result<Moved, Refused>> {
+        let id = &self.spelled(id)?;
         let mut f = match self.own_claim(id, who, "fail", error, now)? {
             Own::Current(f) => f,
             Own::Settled(f) => return self.repeated(f, who, "fail", error, now),
@@ -511,6 +514,7 @@ impl LockedRepo<'_> {
         extra: &[(&str, String)],
         now: Timestamp,
     ) -> Result<std::result::Result<Moved, Refused>> {
+        let id = &self.spelled(id)?;
         let mut f = match self.own_claim(id, who, "release", "", now)? {
             Own::Current(f) => f,
             Own::Settled(f) => return self.repeated(f, who, "release", "", now),

@@ -113,12 +113,9 @@ impl Runner<'_> {
             None,
         )?;
         let now = self.now();
-        let rel = review.as_ref().map(|p| {
-            p.strip_prefix(self.repo.root())
-                .unwrap_or(p)
-                .display()
-                .to_string()
-        });
+        let rel = review
+            .as_ref()
+            .map(|p| crate::fsutil::shown_in(self.repo.root(), p));
         for e in self.notifier.finish(rel, now) {
             let line = format!("{} {e}", self.stamp());
             self.emit(What::NotifyFailed, line)?;
@@ -223,11 +220,7 @@ impl Runner<'_> {
             .and_then(|r| fsutil::write_atomic_nosync(&path, r.render().as_bytes()));
         let review = match written {
             Ok(()) => {
-                let rel = path
-                    .strip_prefix(self.repo.root())
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
+                let rel = crate::fsutil::shown_in(self.repo.root(), &path);
                 let _ = self.emit(
                     What::Reviewed,
                     format!("{} the morning review is in {rel}", self.stamp()),

@@ -69,12 +69,7 @@ impl Runner<'_> {
             Some(_) => Verdict::Failed,
             None => verdict::judge(&report, success, &program, now, &TimeZone::system()),
         };
-        let rel = s
-            .output
-            .strip_prefix(self.repo.root())
-            .unwrap_or(&s.output)
-            .display()
-            .to_string();
+        let rel = crate::fsutil::shown_in(self.repo.root(), &s.output);
         let mut fields: Vec<(&str, String)> =
             vec![("output", rel.clone()), ("duration", took.clone())];
         fields.extend(report.fields());

@@ -49,9 +49,16 @@ pub fn adopt_orphans() -> io::Result<()> {
 pub fn spawn(mut cmd: Command, mark: &str) -> io::Result<(Child, Tree)> {
     cmd.env(MARK, mark);
     imp::prepare(&mut cmd);
-    let child = cmd.spawn()?;
-    let tree = imp::adopt(&child, mark)?;
-    Ok((child, tree))
+    let mut child = cmd.spawn()?;
+    match imp::adopt(&child, mark) {
+        Ok(tree) => Ok((child, tree)),
+        Err(e) => {
+            // Not watched, so not left running (on Windows it has not even started).
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(e)
+        }
+    }
 }
 
 impl Tree {
@@ -354,13 +361,18 @@ mod imp {
 
     use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
     use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
+    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+        CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
+    };
     use windows_sys::Win32::System::JobObjects::{
         AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
         JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
         JobObjectBasicAccountingInformation, JobObjectExtendedLimitInformation,
         QueryInformationJobObject, SetInformationJobObject, TerminateJobObject,
     };
-    use windows_sys::Win32::System::Threading::CREATE_NEW_PROCESS_GROUP;
+    use windows_sys::Win32::System::Threading::{
+        CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED, OpenThread, ResumeThread, THREAD_SUSPEND_RESUME,
+    };
 
     use super::Tree;
 
@@ -380,8 +392,46 @@ mod imp {
     }
 
     pub fn prepare(cmd: &mut Command) {
-        // A console process group of its own, so CTRL_BREAK reaches the agent and not brain.
-        cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
+        // A console process group of its own, so CTRL_BREAK reaches the agent and not brain;
+        // suspended until it is in its job (`adopt`), or a process it starts at once could
+        // escape the job (and outlive a timeout or a killed brain).
+        cmd.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED);
+    }
+
+    /// Lets the suspended process `pid` start: resumes its threads (a process created
+    /// suspended has one).
+    fn resume(pid: u32) -> io::Result<()> {
+        // SAFETY: plain Win32 calls; the snapshot and thread handles are closed once; the
+        // entry is zeroed and sized.
+        unsafe {
+            let snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+            if snap.is_null() || snap == windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE {
+                return Err(io::Error::last_os_error());
+            }
+            let mut entry: THREADENTRY32 = std::mem::zeroed();
+            entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
+            let mut resumed = 0;
+            let mut more = Thread32First(snap, &mut entry) != 0;
+            while more {
+                if entry.th32OwnerProcessID == pid {
+                    let thread = OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID);
+                    if !thread.is_null() {
+                        if ResumeThread(thread) != u32::MAX {
+                            resumed += 1;
+                        }
+                        CloseHandle(thread);
+                    }
+                }
+                more = Thread32Next(snap, &mut entry) != 0;
+            }
+            CloseHandle(snap);
+            if resumed == 0 {
+                return Err(io::Error::other(format!(
+                    "the agent (process {pid}) was started suspended and could not be resumed"
+                )));
+            }
+            Ok(())
+        }
     }
 
     pub fn adopt(child: &Child, _mark: &str) -> io::Result<Tree> {
@@ -403,10 +453,12 @@ mod imp {
             {
                 return Err(io::Error::last_os_error());
             }
-            // Processes the agent starts from now on belong to the job too.
+            // In the job before its first instruction: every process it starts belongs to
+            // the job too.
             if AssignProcessToJobObject(job.0, child.as_raw_handle() as HANDLE) == 0 {
                 return Err(io::Error::last_os_error());
             }
+            resume(child.id())?;
             Ok(Tree {
                 job,
                 pid: child.id(),

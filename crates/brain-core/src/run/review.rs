@@ -80,7 +80,7 @@ pub fn review(
     agent: Option<&str>,
     usage: Option<UsageReport>,
 ) -> Result<Review> {
-    let rel = |p: &Path| p.strip_prefix(repo.root()).unwrap_or(p).to_path_buf();
+    let rel = |p: &Path| PathBuf::from(crate::fsutil::shown_in(repo.root(), p));
     let mut r = Review {
         since,
         now,

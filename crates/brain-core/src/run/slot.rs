@@ -228,7 +228,7 @@ impl Runner<'_> {
             fs::create_dir_all(dir).at("creating", dir)?;
         }
         fs::write(&prompt_file, &text).at("writing", &prompt_file)?;
-        let out_dir = self.repo.root().join(OUTPUTS_DIR);
+        let out_dir = crate::fsutil::join_rel(self.repo.root(), OUTPUTS_DIR);
         fs::create_dir_all(&out_dir).at("creating", &out_dir)?;
         let output = out_dir.join(format!("{}.log", claim.token));
         let out_file = fs::File::create(&output).at("creating", &output)?;
@@ -249,7 +249,8 @@ impl Runner<'_> {
         {
             argv.extend(["--resume".to_string(), session]);
         }
-        let mut cmd = std::process::Command::new(&argv[0]);
+        let mut cmd =
+            std::process::Command::new(crate::fsutil::program_in(self.repo.root(), &argv[0]));
         cmd.args(&argv[1..])
             .current_dir(self.repo.root())
             .env("BRAIN_REPO", self.repo.root())

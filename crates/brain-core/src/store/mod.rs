@@ -277,28 +277,73 @@ impl Repo {
     }
 
     /// Every file of the task `id`, in any folder. More than one means the repo needs
-    /// `brain doctor`.
+    /// `brain doctor`. Ids that differ only in case are one id (NTFS and APFS ignore case, so
+    /// `TASK-1.md` and `task-1.md` cannot both exist there): each entry carries the id as its
+    /// file spells it, whatever spelling was asked for. The lookup costs a few stats; only an
+    /// id found under neither its own spelling nor in lower case lists the folders.
     pub fn locate(&self, id: &str) -> Result<Vec<Entry>> {
         names::validate_task_id(id)?;
-        let mut found = Vec::new();
-        for state in [State::Pending, State::Completed, State::Failed] {
-            let path = self.task_path(state, id, None);
-            if self.check_state_dir(state).unwrap_or(false) && fs::symlink_metadata(&path).is_ok() {
+        let mut spellings = vec![id.to_string()];
+        let lower = id.to_ascii_lowercase();
+        if lower != id {
+            spellings.push(lower);
+        }
+        let mut found: Vec<Entry> = Vec::new();
+        let inactive = [State::Pending, State::Completed, State::Failed];
+        for state in inactive {
+            if !self.check_state_dir(state).unwrap_or(false) {
+                continue;
+            }
+            for name in &spellings {
+                let path = self.task_path(state, name, None);
+                if fs::symlink_metadata(&path).is_err()
+                    || found.iter().any(|e| fsutil::same_file(&e.path, &path))
+                {
+                    continue;
+                }
+                let id = fsutil::spelling_on_disk(&path)
+                    .and_then(|n| n.strip_suffix(".md").map(str::to_string))
+                    .unwrap_or_else(|| name.clone());
+                let path = self.task_path(state, &id, None);
                 found.push(Entry {
-                    id: id.to_string(),
+                    id,
                     state,
                     agent: None,
                     path,
                 });
             }
         }
+        if found.is_empty() {
+            // `Task-1.md` on a file system that tells case apart: found by listing.
+            for state in inactive {
+                if !self.check_state_dir(state).unwrap_or(false) {
+                    continue;
+                }
+                let mut ignored = Vec::new();
+                found.extend(
+                    self.entries(state, &mut ignored)?
+                        .into_iter()
+                        .filter(|e| e.id.eq_ignore_ascii_case(id)),
+                );
+            }
+        }
         let mut ignored = Vec::new();
         found.extend(
             self.entries(State::Active, &mut ignored)?
                 .into_iter()
-                .filter(|e| e.id == id),
+                .filter(|e| e.id.eq_ignore_ascii_case(id)),
         );
         Ok(found)
+    }
+
+    /// The id of task `id` as its file spells it (`TASK-1` finds `task-1`), or `id` itself
+    /// when there is no such task (the caller's own error then names what was asked for).
+    pub fn spelled(&self, id: &str) -> Result<String> {
+        Ok(self
+            .locate(id)?
+            .into_iter()
+            .next()
+            .map_or_else(|| id.to_string(), |e| e.id))
     }
 
     /// The one file of task `id`.
@@ -317,6 +362,17 @@ impl Repo {
             ))),
         }
     }
+}
+
+/// Whether `completed` (the `tasks/completed/` folder) holds task `id`: one stat, or two when
+/// `id` is not in lower case (a dependency written `TASK-1` is met by `task-1.md` on every
+/// file system, not only on those that ignore case).
+pub fn completed_in(completed: &Path, id: &str) -> bool {
+    completed.join(format!("{id}.md")).is_file()
+        || (id.bytes().any(|b| b.is_ascii_uppercase())
+            && completed
+                .join(format!("{}.md", id.to_ascii_lowercase()))
+                .is_file())
 }
 
 /// The largest prompts, handoff or usage file brain reads or writes.
@@ -394,7 +450,7 @@ pub const LATE_DIR: &str = "tasks/late";
 
 /// Late results and errors kept for task `id` (`tasks/late/<id>@…`).
 pub fn late_files(root: &Path, id: &str) -> Result<Vec<PathBuf>> {
-    files_of(&root.join(LATE_DIR), id)
+    files_of(&crate::fsutil::join_rel(root, LATE_DIR), id)
 }
 
 /// Where `brain run` keeps each attempt's output, `<id>@<epoch>.log`, under the repo.
@@ -402,7 +458,7 @@ pub const OUTPUTS_DIR: &str = "logs/runs";
 
 /// The output files of task `id`'s attempts under `brain run`, oldest first.
 pub fn output_files(root: &Path, id: &str) -> Result<Vec<PathBuf>> {
-    let mut v = files_of(&root.join(OUTPUTS_DIR), id)?;
+    let mut v = files_of(&crate::fsutil::join_rel(root, OUTPUTS_DIR), id)?;
     // By epoch, as a number (`@10` after `@9`).
     v.sort_by_key(|p| {
         p.file_name()

@@ -73,7 +73,7 @@ pub fn day(now: Timestamp) -> String {
 
 /// Where the file of `machine` is.
 pub fn path(root: &Path, machine: &str) -> PathBuf {
-    root.join(MACHINES_DIR).join(format!("{machine}.md"))
+    crate::fsutil::join_rel(root, MACHINES_DIR).join(format!("{machine}.md"))
 }
 
 impl MachineUsage {
@@ -93,7 +93,7 @@ impl MachineUsage {
 
     /// Every machine's file, by name, and what could not be read of them.
     pub fn load_all(root: &Path) -> (Vec<MachineUsage>, Vec<String>) {
-        let dir = root.join(MACHINES_DIR);
+        let dir = crate::fsutil::join_rel(root, MACHINES_DIR);
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
@@ -348,10 +348,10 @@ fn from_map(machine: &str, map: BTreeMap<String, Value>) -> MachineUsage {
 /// What the single `context/usage.md` of older versions recorded per agent, taken over by
 /// the first machine that writes a file of its own.
 fn adopt_old(repo: &Repo) -> Result<BTreeMap<String, AgentUsage>> {
-    if repo.root().join(MACHINES_DIR).exists() {
+    if crate::fsutil::join_rel(repo.root(), MACHINES_DIR).exists() {
         return Ok(BTreeMap::new());
     }
-    let Some(map) = read_map(&repo.root().join(summary::SUMMARY_FILE))? else {
+    let Some(map) = read_map(&crate::fsutil::join_rel(repo.root(), summary::SUMMARY_FILE))? else {
         return Ok(BTreeMap::new());
     };
     Ok(map

@@ -150,7 +150,7 @@ pub fn write(locked: &LockedRepo<'_>, now: Timestamp) -> Result<()> {
     for p in problems {
         locked.say(format!("usage: {p}"));
     }
-    let path = locked.root().join(SUMMARY_FILE);
+    let path = crate::fsutil::join_rel(locked.root(), SUMMARY_FILE);
     let config = locked.config();
     locked.rewrite(&path, "", |text| {
         let old = if text.trim().is_empty() {

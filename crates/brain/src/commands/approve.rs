@@ -12,9 +12,9 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let repo = ctx.repo()?;
     let now = super::now()?;
-    super::transact(&repo, now, |l| {
+    let id = super::transact(&repo, now, |l| {
         brain_core::human::questions::approve(l, &args.id, now)
     })?;
-    eprintln!("Approved {}.", args.id);
+    eprintln!("Approved {id}.");
     Ok(())
 }

@@ -126,7 +126,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 b.fix,
                 t.broken,
                 if t.broken == 1 { "" } else { "s" },
-                outcome.log.strip_prefix(repo.root()).unwrap_or(&outcome.log).display()
+                brain_core::fsutil::shown_in(repo.root(), &outcome.log)
             ),
         }
         .into());

@@ -239,7 +239,10 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
     let (settings_path, claude_md_path) = match &a.project {
         Some(dir) => {
             let dir = std::path::absolute(dir)?;
-            (dir.join(".claude/settings.json"), dir.join("CLAUDE.md"))
+            (
+                brain_core::fsutil::join_rel(&dir, ".claude/settings.json"),
+                dir.join("CLAUDE.md"),
+            )
         }
         None => {
             let d = user_dir()?;
@@ -430,6 +433,9 @@ pub fn hook_settings_files(repo_root: &Path) -> Vec<PathBuf> {
     if let Ok(d) = user_dir() {
         v.push(d.join("settings.json"));
     }
-    v.push(repo_root.join(".claude/settings.json"));
+    v.push(brain_core::fsutil::join_rel(
+        repo_root,
+        ".claude/settings.json",
+    ));
     v
 }

@@ -8,6 +8,7 @@ mod doctor;
 mod gates;
 mod git;
 mod hooks;
+mod ids;
 mod init;
 mod lifecycle;
 mod list;
