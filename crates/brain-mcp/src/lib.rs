@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use brain_core::queue::{Claimant, Update};
-use brain_core::task::newtask::NewTask;
+use brain_core::task::newtask::NewTaskInput;
 use brain_core::{Repo, State};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -270,51 +270,24 @@ impl Brain {
     #[tool(description = "Add a task to tasks/pending for the agents; returns its id.")]
     fn add_task(&self, Parameters(a): Parameters<AddArgs>) -> Result<CallToolResult, McpError> {
         with_repo(self, |repo| {
-            let priority = match a.priority.as_deref().map(parse_priority).transpose() {
-                Ok(p) => p.unwrap_or_default(),
-                Err(e) => return refused(e),
-            };
-            let timeout = match a
-                .timeout
-                .as_deref()
-                .map(brain_core::task::time::parse_duration)
-            {
-                Some(Err(m)) => return refused(format!("timeout: {m}")),
-                Some(Ok(t)) => Some(t),
-                None => None,
-            };
-            let tz = jiff::tz::TimeZone::system();
-            let not_before = match a
-                .not_before
-                .as_deref()
-                .map(|t| brain_core::task::time::parse_time(t, &tz))
-            {
-                Some(Err(m)) => return refused(format!("not_before: {m}")),
-                Some(Ok(t)) => Some(t),
-                None => None,
-            };
-            let task = NewTask {
+            let input = NewTaskInput {
                 title: a.title,
-                priority,
-                requires: a
-                    .requires
-                    .into_iter()
-                    .map(|r| r.trim().to_string())
-                    .filter(|r| !r.is_empty())
-                    .collect(),
-                preferred_interface: a.prefer,
-                timeout,
+                body: a.body,
+                priority: a.priority,
+                requires: a.requires,
+                prefer: a.prefer,
+                timeout: a.timeout,
                 depends_on: a.depends_on,
                 approval: a.approval,
-                unattended: a.unattended.unwrap_or(true),
-                not_before,
+                unattended: a.unattended,
+                not_before: a.not_before,
                 max_turns: a.max_turns,
                 max_budget_usd: a.max_budget_usd,
-                body: a.body,
             };
-            if let Err(e) = task.validate() {
-                return refused(e);
-            }
+            let task = match input.into_task(&jiff::tz::TimeZone::system()) {
+                Ok(t) => t,
+                Err(e) => return refused(e),
+            };
             said(brain_core::ops::add(&repo, &task, now()))
         })
     }

@@ -9,6 +9,7 @@
 
 pub(crate) mod cmd;
 mod commit;
+mod history;
 mod inspect;
 pub(crate) mod objects;
 mod sync;
@@ -16,6 +17,7 @@ pub(crate) mod tree;
 
 pub use cmd::available;
 pub use commit::GC_AUTO;
+pub use history::{Commit, MACHINE_TRAILER};
 pub use sync::Push;
 
 use std::path::{Path, PathBuf};

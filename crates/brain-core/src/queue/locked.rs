@@ -172,6 +172,12 @@ impl LockedRepo<'_> {
             return Ok(());
         }
         let remote = self.remote.borrow().is_some();
+        // The machine it was made on, for the history (`brain board`'s activity).
+        let message = &format!(
+            "{message}\n\n{}: {}",
+            crate::git::MACHINE_TRAILER,
+            crate::config::machine_name()
+        );
         if self.deferred.get() && !remote {
             // An earlier commit of this section had to wait: so does this one (the paths stay
             // listed in .brain/uncommitted), without waiting for git a second time.
@@ -183,7 +189,7 @@ impl LockedRepo<'_> {
             // "accepted"; a nonce keeps every attempt its own commit.
             true => git.commit_paths(
                 &paths,
-                &format!("{message}\n\n{}", crate::queue::remote::nonce()),
+                &format!("{message}\n{}", crate::queue::remote::nonce()),
             )?,
             false => match git.commit_paths(&paths, message) {
                 Ok(made) => made,

@@ -240,7 +240,9 @@ fn first_lines(section: &str, n: usize) -> String {
 }
 
 /// The runs the day's logs since `since` tell of.
-fn runs(repo: &Repo, since: Timestamp) -> Vec<RunLine> {
+/// The runs since `since` (their first and last lines in the days' logs), oldest first,
+/// without reading any task.
+pub fn runs(repo: &Repo, since: Timestamp) -> Vec<RunLine> {
     let dir = repo.root().join("logs");
     let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| {

@@ -29,6 +29,77 @@ pub struct NewTask {
     pub body: String,
 }
 
+/// A task as a form or a tool call gives it: every field as typed (the MCP server's
+/// `add_task`, the board's "add task" form). [`NewTaskInput::into_task`] reads it the way
+/// `brain add` reads its flags.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct NewTaskInput {
+    pub title: String,
+    pub body: String,
+    /// critical, high, medium (default) or low.
+    pub priority: Option<String>,
+    pub requires: Vec<String>,
+    pub prefer: Option<String>,
+    /// Like 30m or 2h.
+    pub timeout: Option<String>,
+    pub depends_on: Vec<String>,
+    pub approval: bool,
+    /// `false`: not for unattended runs (default `true`).
+    pub unattended: Option<bool>,
+    /// RFC 3339, or local time like `2026-02-01 09:00`.
+    pub not_before: Option<String>,
+    pub max_turns: Option<u32>,
+    pub max_budget_usd: Option<String>,
+}
+
+impl NewTaskInput {
+    /// The task, checked; an error names the field and what to write. Empty strings count as
+    /// not given.
+    pub fn into_task(self, tz: &jiff::tz::TimeZone) -> Result<NewTask> {
+        let given = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let priority = match given(self.priority) {
+            None => Priority::default(),
+            Some(p) => Priority::parse(&p).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "priority `{p}` is not one of critical, high, medium, low"
+                ))
+            })?,
+        };
+        let timeout = given(self.timeout)
+            .map(|t| crate::task::time::parse_duration(&t))
+            .transpose()
+            .map_err(|m| Error::Invalid(format!("timeout: {m}")))?;
+        let not_before = given(self.not_before)
+            .map(|t| crate::task::time::parse_time(&t, tz))
+            .transpose()
+            .map_err(|m| Error::Invalid(format!("not_before: {m}")))?;
+        let list = |v: Vec<String>| -> Vec<String> {
+            v.iter()
+                .flat_map(|s| s.split(','))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let task = NewTask {
+            title: self.title,
+            priority,
+            requires: list(self.requires),
+            preferred_interface: given(self.prefer),
+            timeout,
+            depends_on: list(self.depends_on),
+            approval: self.approval,
+            unattended: self.unattended.unwrap_or(true),
+            not_before,
+            max_turns: self.max_turns,
+            max_budget_usd: given(self.max_budget_usd),
+            body: self.body,
+        };
+        task.validate()?;
+        Ok(task)
+    }
+}
+
 impl NewTask {
     /// Checks what a person typed, before anything is written.
     pub fn validate(&self) -> Result<()> {

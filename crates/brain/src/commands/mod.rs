@@ -10,6 +10,7 @@ mod add;
 mod answer;
 mod approve;
 mod ask;
+mod board;
 mod claim;
 mod daemon;
 mod deny;
@@ -85,6 +86,7 @@ pub enum Command {
     Review(review::Args),
     Doctor(doctor::Args),
     Mcp(mcp::Args),
+    Board(board::Args),
     Setup(setup::Args),
     Hook(hook::Args),
     Completions(shell::CompletionsArgs),
@@ -120,6 +122,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Review(a) => review::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Mcp(a) => mcp::run(a, ctx),
+        Command::Board(a) => board::run(a, ctx),
         Command::Setup(a) => setup::run(a, ctx),
         Command::Hook(a) => hook::run(a, ctx),
         Command::Completions(a) => shell::completions(a),

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `brain` binary, real files in temporary folders, the real `git`.
 
 mod add;
+mod board;
 #[cfg(target_os = "linux")] // the agents are sh scripts (and the run helpers of run.rs)
 mod claude;
 mod discovery;

@@ -414,7 +414,7 @@ pub fn transcripts(root: &Path, bytes: u64, seed: u64) {
 }
 
 /// The Python of `tests/tools/.venv`, with the packages of `tests/tools/requirements.txt` (the
-/// official MCP SDK) installed in it if they are not yet (`.ci/run` installs them first).
+/// official MCP SDK, Selenium) installed in it if they are not yet (`.ci/run` installs them first).
 #[cfg(unix)]
 pub fn python_tools() -> PathBuf {
     static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -423,7 +423,7 @@ pub fn python_tools() -> PathBuf {
     let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     let ready = || {
         Command::new(&python)
-            .args(["-c", "import mcp"])
+            .args(["-c", "import mcp, selenium"])
             .output()
             .is_ok_and(|o| o.status.success())
     };

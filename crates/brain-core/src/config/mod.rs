@@ -1,6 +1,9 @@
 //! `brain.toml`: agents and queue settings. Unknown keys and wrong types are errors that name
 //! the key and the line.
 
+mod machine;
+pub use machine::machine_name;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
