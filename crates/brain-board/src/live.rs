@@ -16,6 +16,9 @@ use tokio::sync::watch;
 const RESCAN: Duration = Duration::from_secs(2);
 /// Events this close together make one rescan.
 const SETTLE: Duration = Duration::from_millis(60);
+/// At most this often a new version: an agent that prints all the time (its log's tail is on
+/// the board) does not make every page read the board ten times a second.
+const MIN_GAP: Duration = Duration::from_millis(400);
 
 /// What the board reads, relative to the repo root: a change anywhere else is not a change of
 /// the board (`.git/objects`, `.brain/` caches).
@@ -53,6 +56,7 @@ pub fn start(root: PathBuf) -> watch::Receiver<u64> {
     std::thread::spawn(move || {
         let _watcher = watcher;
         let mut last = fingerprint(&root);
+        let mut bumped: Option<Instant> = None;
         loop {
             match hints.recv_timeout(RESCAN) {
                 Ok(()) => {
@@ -70,8 +74,14 @@ pub fn start(root: PathBuf) -> watch::Receiver<u64> {
                     std::thread::sleep(RESCAN);
                 }
             }
+            if let Some(wait) =
+                bumped.and_then(|b| (b + MIN_GAP).checked_duration_since(Instant::now()))
+            {
+                std::thread::sleep(wait);
+            }
             let now = fingerprint(&root);
             if now != last {
+                bumped = Some(Instant::now());
                 last = now;
                 if tx.is_closed() {
                     return;

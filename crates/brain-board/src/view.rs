@@ -256,11 +256,24 @@ fn run_info(repo: &Repo, now: Timestamp) -> Value {
             cron.find_next_occurrence(&local, false).ok()
         })
         .map(|t| t.to_rfc3339());
+    // Usage as `brain usage` shows it: this machine's Claude Code transcripts (read through
+    // their cache in .brain/usage) give the current 5-hour block.
+    let tz = jiff::tz::TimeZone::system();
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(std::path::PathBuf::from);
+    let roots = brain_core::usage::import::roots(
+        std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
+        home.as_deref(),
+    );
+    let totals = (!roots.is_empty())
+        .then(|| brain_core::usage::report::import_transcripts(repo, &roots, &tz).ok())
+        .flatten();
     let usage = brain_core::usage::report::report(
         repo,
         &brain_core::usage::machine_name(),
-        None,
-        &jiff::tz::TimeZone::system(),
+        totals.as_ref().map(|t| (roots.as_slice(), t)),
+        &tz,
         now,
     )
     .ok();
