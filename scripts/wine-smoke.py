@@ -18,6 +18,7 @@ command, its output and what was expected.
   - claims and dones killed at random instants, then doctor --fix, then every task in exactly one
     folder and doctor clean;
   - schedule install --windows --print, with plain drive paths;
+  - brain board: it serves, refuses another Host, and shows a change made with brain.exe;
   - in every output and every JSON string: no path that mixes `/` and `\\`, no `\\\\?\\` prefix.
 
 There is no git for Windows under wine, so these repos have no commits (brain says so and goes
@@ -550,6 +551,56 @@ def scenario_race(w, seed):
        f"({', '.join(f'{len(v)} {k}' for k, v in ids.items())})")
 
 
+def scenario_board(w):
+    """brain board under wine: it serves the page and the board, refuses another Host, and a
+    change made with brain.exe shows as a new version (file events or the rescan)."""
+    import urllib.error
+    import urllib.request
+    repo = r"C:\brain"
+    p = w.start("--repo", repo, "board", "--port", "0")
+    try:
+        url = None
+        for _ in range(300):
+            p.files[0].seek(0)
+            m = re.search(r"http://127\.0\.0\.1:\d+/", p.files[0].read())
+            if m:
+                url = m.group(0)
+                break
+            time.sleep(0.05)
+        expect(url, "brain board printed no address under wine")
+
+        def board():
+            with urllib.request.urlopen(url + "api/board", timeout=10) as r:
+                return json.load(r)
+
+        b = board()
+        expect(b["repo"] == repo, f"the board's repo is {b['repo']!r}")
+        bad = mixed_paths(" ".join(strings_of(b)))
+        expect(not bad, f"the board prints paths in two forms: {bad[:3]}")
+        page = urllib.request.urlopen(url, timeout=10).read().decode()
+        expect('name="brain-session"' in page, "the page has no session token")
+        req = urllib.request.Request(url + "api/board", headers={"Host": "evil.example"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            die("the board answered a request for another Host")
+        except urllib.error.HTTPError as e:
+            expect(e.code == 403, f"another Host got {e.code}")
+        before = b["version"]
+        added = w.json("--repo", repo, "add", "Seen by the board")["id"]
+        t = time.monotonic()
+        while time.monotonic() - t < 10:
+            b = board()
+            if b["version"] != before and any(x["id"] == added for x in b["pending"]["items"]):
+                break
+            time.sleep(0.1)
+        else:
+            die("a task added with brain.exe never showed on the board under wine")
+        ok(f"brain board under wine: serves, refuses another Host, shows a change in {time.monotonic() - t:.1f} s")
+    finally:
+        p.kill()
+        w.finish(p)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--exe", help="a brain.exe to test instead of building one")
@@ -559,6 +610,7 @@ def main():
     try:
         scenario_core(w)
         scenario_run(w)
+        scenario_board(w)
         scenario_race(w, args.seed)
     finally:
         w.stop()

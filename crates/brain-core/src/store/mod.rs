@@ -279,8 +279,9 @@ impl Repo {
     /// Every file of the task `id`, in any folder. More than one means the repo needs
     /// `brain doctor`. Ids that differ only in case are one id (NTFS and APFS ignore case, so
     /// `TASK-1.md` and `task-1.md` cannot both exist there): each entry carries the id as its
-    /// file spells it, whatever spelling was asked for. The lookup costs a few stats; only an
-    /// id found under neither its own spelling nor in lower case lists the folders.
+    /// file spells it, whatever spelling was asked for. The lookup costs a few stats and the
+    /// listing of `active/`; only an id found nowhere by its own spelling or in lower case
+    /// lists the other folders.
     pub fn locate(&self, id: &str) -> Result<Vec<Entry>> {
         names::validate_task_id(id)?;
         let mut spellings = vec![id.to_string()];
@@ -313,8 +314,15 @@ impl Repo {
                 });
             }
         }
-        if found.is_empty() {
-            // `Task-1.md` on a file system that tells case apart: found by listing.
+        let mut ignored = Vec::new();
+        let active: Vec<Entry> = self
+            .entries(State::Active, &mut ignored)?
+            .into_iter()
+            .filter(|e| e.id.eq_ignore_ascii_case(id))
+            .collect();
+        if found.is_empty() && active.is_empty() {
+            // `Task-1.md` on a file system that tells case apart: found by listing (only for
+            // an id found nowhere else, so a claimed task's lookup stays a few stats).
             for state in inactive {
                 if !self.check_state_dir(state).unwrap_or(false) {
                     continue;
@@ -327,12 +335,7 @@ impl Repo {
                 );
             }
         }
-        let mut ignored = Vec::new();
-        found.extend(
-            self.entries(State::Active, &mut ignored)?
-                .into_iter()
-                .filter(|e| e.id.eq_ignore_ascii_case(id)),
-        );
+        found.extend(active);
         Ok(found)
     }
 
