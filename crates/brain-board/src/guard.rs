@@ -17,7 +17,7 @@ const KEY_COOKIE: &str = "brain_board_key";
 /// The header that carries the page's session token on every change.
 pub const SESSION_HEADER: &str = "x-brain-session";
 
-/// A random token of 32 hex digits... twice: 128 bits from the OS.
+/// A random token: 128 bits from the OS, as 32 hex digits.
 pub fn token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)

@@ -137,10 +137,13 @@ async fn run(opts: Options) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((bind.as_str(), opts.port))
         .await
         .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {host}:{}: {e}; give another --port (0 picks a free one)",
-                opts.port
-            )
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied => {
+                    "give another --port (0 picks a free one)"
+                }
+                _ => "give --host an address of this machine (like 0.0.0.0), or leave it out",
+            };
+            anyhow::anyhow!("cannot listen on {host}:{}: {e}; {hint}", opts.port)
         })?;
     let port = listener.local_addr()?.port();
     let key = (!is_loopback(&host)).then(guard::token).transpose()?;

@@ -9,8 +9,8 @@ use super::Context;
 /// agent, machine, heartbeat, the time left on its lease and its timeout and the end of its log;
 /// completed and failed, newest first, in pages, a failed task with its reason and a Requeue
 /// button. A task opens with its fields, its text and its log. Beside them: the last and next
-/// run, usage limits and usage today, the remote, brain doctor's warnings, the history, and a
-/// form with every field of `brain add`. Each action is one commit, made by the same library
+/// run, usage limits and usage today, the remote, the warnings `brain status` gives, the
+/// history, and a form with every field of `brain add`. Each action is one commit, made by the same library
 /// calls as `brain approve`, `deny`, `answer` and `add`; the board never claims a task.
 ///
 /// The page follows every change (a claim from the CLI, an edit in your editor, a pull)
