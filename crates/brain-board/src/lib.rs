@@ -73,7 +73,10 @@ struct Cached {
     version: u64,
     pages: view::Pages,
     at: std::time::Instant,
-    board: Arc<Value>,
+    /// When the board changes by itself (its `changes_at`).
+    changes_at: Option<jiff::Timestamp>,
+    /// The board as sent: serialized once.
+    json: axum::body::Bytes,
 }
 
 /// How long a board is served again while no file changed (the page ticks ages and leases
@@ -81,28 +84,27 @@ struct Cached {
 const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Shared {
-    fn cached(&self, version: u64, pages: view::Pages) -> Option<Arc<Value>> {
+    fn cached(&self, version: u64, pages: view::Pages) -> Option<axum::body::Bytes> {
         let c = self.cache.lock().ok()?;
         c.as_ref()
             .filter(|c| c.version == version && c.pages == pages && c.at.elapsed() < CACHE_FOR)
-            .filter(|c| {
-                c.board["changes_at"]
-                    .as_str()
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                    .is_none_or(|t| jiff::Timestamp::now() < t)
-            })
-            .map(|c| c.board.clone())
+            .filter(|c| c.changes_at.is_none_or(|t| jiff::Timestamp::now() < t))
+            .map(|c| c.json.clone())
     }
 
-    fn keep(&self, version: u64, pages: view::Pages, board: Arc<Value>) {
+    fn keep(&self, version: u64, pages: view::Pages, board: &Value) -> axum::body::Bytes {
+        let json = axum::body::Bytes::from(board.to_string());
+        let changes_at = board["changes_at"].as_str().and_then(|t| t.parse().ok());
         if let Ok(mut c) = self.cache.lock() {
             *c = Some(Cached {
                 version,
                 pages,
                 at: std::time::Instant::now(),
-                board,
+                changes_at,
+                json: json.clone(),
             });
         }
+        json
     }
 
     /// After a change made here: the next board is read from the folders.
@@ -266,19 +268,40 @@ fn now() -> brain_core::Result<jiff::Timestamp> {
     brain_core::task::time::now_or_pinned().map_err(brain_core::Error::Invalid)
 }
 
-/// Runs `f` on the repo, at the time now, in tokio's blocking pool: a refused change is 409
+/// Runs `f` on the repo, at the time now, in tokio's blocking pool; a refused change is 409
 /// with brain's message.
+async fn blocking(
+    s: &Shared,
+    f: impl FnOnce(&Repo, jiff::Timestamp) -> brain_core::Result<Value> + Send + 'static,
+) -> Result<Value, Response> {
+    let root = s.root.clone();
+    match tokio::task::spawn_blocking(move || Repo::open(&root).and_then(|r| f(&r, now()?))).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(failed(StatusCode::CONFLICT, e)),
+        Err(e) => Err(failed(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+/// JSON that is not cached by the browser.
+fn fresh(json: axum::body::Bytes) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        json,
+    )
+        .into_response()
+}
+
+/// [`blocking`], answered as JSON.
 async fn with_repo(
     s: &Shared,
     f: impl FnOnce(&Repo, jiff::Timestamp) -> brain_core::Result<Value> + Send + 'static,
 ) -> Response {
-    let root = s.root.clone();
-    let done =
-        tokio::task::spawn_blocking(move || Repo::open(&root).and_then(|r| f(&r, now()?))).await;
-    match done {
-        Ok(Ok(v)) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
-        Ok(Err(e)) => failed(StatusCode::CONFLICT, e),
-        Err(e) => failed(StatusCode::INTERNAL_SERVER_ERROR, e),
+    match blocking(s, f).await {
+        Ok(v) => fresh(v.to_string().into()),
+        Err(r) => r,
     }
 }
 
@@ -286,22 +309,12 @@ async fn board(State(s): State<Arc<Shared>>, Query(pages): Query<view::Pages>) -
     let version = *s.live.borrow();
     // Pinned time (BRAIN_NOW) is for tests, which want every answer fresh.
     let pinned = std::env::var_os("BRAIN_NOW").is_some();
-    if let Some(b) = s.cached(version, pages).filter(|_| !pinned) {
-        return ([(header::CACHE_CONTROL, "no-store")], Json((*b).clone())).into_response();
+    if let Some(json) = s.cached(version, pages).filter(|_| !pinned) {
+        return fresh(json);
     }
-    let root = s.root.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        Repo::open(&root).and_then(|r| view::board(&r, now()?, pages, version))
-    })
-    .await;
-    match done {
-        Ok(Ok(v)) => {
-            let v = Arc::new(v);
-            s.keep(version, pages, v.clone());
-            ([(header::CACHE_CONTROL, "no-store")], Json((*v).clone())).into_response()
-        }
-        Ok(Err(e)) => failed(StatusCode::CONFLICT, e),
-        Err(e) => failed(StatusCode::INTERNAL_SERVER_ERROR, e),
+    match blocking(&s, move |repo, t| view::board(repo, t, pages, version)).await {
+        Ok(v) => fresh(s.keep(version, pages, &v)),
+        Err(r) => r,
     }
 }
 

@@ -181,12 +181,7 @@ pub fn board(repo: &Repo, now: Timestamp, pages: Pages, version: u64) -> brain_c
 
     let mut counts = status::Counts::default();
     for t in &listing.scan.tasks {
-        match t.state {
-            State::Pending => counts.pending += 1,
-            State::Active => counts.active += 1,
-            State::Completed => counts.completed += 1,
-            State::Failed => counts.failed += 1,
-        }
+        counts.add(t.state);
     }
     let mut warnings = listing.warnings.clone();
     warnings.extend(listing.scan.problems.iter().map(|p| p.to_string()));

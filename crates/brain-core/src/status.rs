@@ -35,6 +35,18 @@ pub struct Counts {
     pub failed: usize,
 }
 
+impl Counts {
+    /// Counts one more task in `state`.
+    pub fn add(&mut self, state: State) {
+        match state {
+            State::Pending => self.pending += 1,
+            State::Active => self.active += 1,
+            State::Completed => self.completed += 1,
+            State::Failed => self.failed += 1,
+        }
+    }
+}
+
 /// The whole status.
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -168,12 +180,7 @@ pub fn status(repo: &Repo, now: Timestamp, fetch: bool) -> Result<(Status, Vec<c
     let stale_after = repo.config().queue.stale_after as i64;
     let mut claims = Vec::new();
     for t in &scan.tasks {
-        match t.state {
-            State::Pending => counts.pending += 1,
-            State::Active => counts.active += 1,
-            State::Completed => counts.completed += 1,
-            State::Failed => counts.failed += 1,
-        }
+        counts.add(t.state);
         if t.state == State::Active {
             let secs = |ts: Option<Timestamp>| ts.map(|ts| now.as_second() - ts.as_second());
             let idle = secs(last_seen(t));
