@@ -229,7 +229,7 @@ pub fn write(repo: &LockedRepo<'_>, new: &NewHandoff, now: Timestamp) -> Result<
     // a replaced section is gone).
     if repo.git().is_some() && path.exists() {
         repo.touch(&path);
-        repo.commit_point(
+        repo.commit_point_now(
             "handoff: keep the text of context/handoff.md before a section is replaced",
         )?;
     }

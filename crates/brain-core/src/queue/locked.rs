@@ -39,6 +39,10 @@ pub struct LockedRepo<'a> {
     /// Files this section replaced, still open, with where their text is now (see
     /// [`LockedRepo::carry_late_appends`]).
     pub(super) replaced: std::cell::RefCell<Vec<(PathBuf, fsutil::Replaced)>>,
+    /// Whether commits are group commits (with git, without a remote; see `group.rs`).
+    pub(super) group: bool,
+    /// The commit messages of this section, for its group commit.
+    pub(super) messages: std::cell::RefCell<Vec<String>>,
 }
 
 /// A file's next content, written to a temporary file and fsynced *before* the queue lock is
@@ -75,6 +79,8 @@ impl Drop for LockedRepo<'_> {
         // tree and `.brain/uncommitted` belong to the next process.
         if self.lock.is_some() {
             let _ = self.roll_back();
+            // What it changed is on disk and listed: its messages go with the next commit.
+            let _ = self.hand_over();
         }
         // On an early return (an error) the renames made so far are still made durable.
         let _ = self.sync_deferred();
@@ -143,17 +149,28 @@ impl LockedRepo<'_> {
     /// Ends a transition: brings `context/active-agent.md` up to date and commits exactly the
     /// paths the transition touched (plus any a killed process left uncommitted), with
     /// `message`. Does nothing to git when the repo is not committed to.
+    ///
+    /// Without a remote the commit is a group commit (see `group.rs`): the message waits with
+    /// the section's paths, and the commit is made once the section is through, with those of
+    /// the transitions that met it at the lock.
     pub fn commit_point(&self, message: &str) -> Result<()> {
-        self.commit(message, false)
+        self.commit(message, false, false)
+    }
+
+    /// [`LockedRepo::commit_point`] that commits at once, also without a remote, for a
+    /// section whose next change must find this state in the history (a handoff keeps a
+    /// person's text before it replaces a section).
+    pub fn commit_point_now(&self, message: &str) -> Result<()> {
+        self.commit(message, false, true)
     }
 
     /// Commits what earlier commits that failed (or were killed) left uncommitted, with
-    /// whatever this transition touched (`brain doctor --fix`).
+    /// whatever this transition touched (`brain doctor --fix`), at once.
     pub fn commit_leftovers(&self, message: &str) -> Result<()> {
-        self.commit(message, true)
+        self.commit(message, true, true)
     }
 
-    fn commit(&self, message: &str, leftovers: bool) -> Result<()> {
+    fn commit(&self, message: &str, leftovers: bool, at_once: bool) -> Result<()> {
         if self.read_only {
             return Ok(());
         }
@@ -165,6 +182,14 @@ impl LockedRepo<'_> {
         // Changes an earlier, failed commit left are taken in by the next transition that
         // changes something, not by a command that only looked.
         if self.journal.untouched() && !leftovers {
+            return Ok(());
+        }
+        if self.group {
+            self.journal.forget();
+            self.messages.borrow_mut().push(message.to_string());
+            if at_once {
+                self.commit_group_now();
+            }
             return Ok(());
         }
         let paths = self.journal.take();
@@ -199,9 +224,7 @@ impl LockedRepo<'_> {
                 // commit waits.
                 Err(e) => {
                     self.deferred.set(true);
-                    self.say(format!(
-                        "warning: the change is made, but its commit has to wait: {e}\nThe next brain command that changes the queue commits it; `brain doctor` shows what is waiting."
-                    ));
+                    self.say(commit_waits(&e.to_string()));
                     return Ok(());
                 }
             },
@@ -402,6 +425,8 @@ impl Repo {
             notes: std::cell::RefCell::new(Vec::new()),
             deferred: std::cell::Cell::new(false),
             replaced: std::cell::RefCell::new(Vec::new()),
+            group: catch_up && self.git().is_some() && self.remote().is_none(),
+            messages: std::cell::RefCell::new(Vec::new()),
         };
         // With a remote, the queue is first brought to the remote's tip (see `remote.rs`).
         if let (Some(remote), Some(git)) = (self.remote().filter(|_| catch_up), self.git()) {
@@ -429,4 +454,11 @@ pub(crate) fn rels(repo: &LockedRepo<'_>, paths: &[PathBuf]) -> String {
 /// `path` relative to the repo root, for messages.
 pub(crate) fn rel(repo: &LockedRepo<'_>, path: &Path) -> String {
     crate::fsutil::shown_in(repo.root(), path)
+}
+
+/// What a transition whose commit has to wait says, with `why`.
+pub(super) fn commit_waits(why: &str) -> String {
+    format!(
+        "warning: the change is made, but its commit has to wait: {why}\nThe next brain command that changes the queue commits it; `brain doctor` shows what is waiting."
+    )
 }

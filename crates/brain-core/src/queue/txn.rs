@@ -132,6 +132,9 @@ impl LockedRepo<'_> {
     pub(crate) fn finish(mut self) -> Result<Vec<String>> {
         self.carry_late_appends()?;
         self.commit_point("brain: update the queue")?;
+        if self.group {
+            return self.finish_grouped();
+        }
         self.publish()?;
         self.sync_deferred()?;
         Ok(self.take_notes())

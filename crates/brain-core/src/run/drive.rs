@@ -19,12 +19,49 @@ use crate::usage::import::Totals;
 use crate::usage::report;
 use crate::usage::{LimitHit, MachineUsage};
 
+/// How long a transition of the run waits, at most, for the commit it shares with the
+/// others (the run's loop looks at least every 100 ms).
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
 impl Runner<'_> {
     /// Runs until nothing eligible is left, `max_tasks` were started, a limit stops new
     /// sessions, or a stop is requested; then stops whatever agents left running and commits
     /// the log's last lines. An error means the run could not go on (the agent's command
     /// cannot be started, say); no agent is left running and no task claimed by then.
     pub fn run(&mut self, options: &Options) -> Result<Outcome> {
+        // The run's transitions share commits: one now and then (see `commit_if_due`) and
+        // one at the end, rather than one each (a claim, its done and the log's lines).
+        self.repo.commit_lazily(true);
+        let out = self.run_lazily(options);
+        self.repo.commit_lazily(false);
+        let committed = self.repo.commit_waiting();
+        self.commit_said(committed)?;
+        out
+    }
+
+    /// Commits what waits once the oldest of it waited [`COMMIT_EVERY`].
+    fn commit_if_due(&mut self) -> Result<()> {
+        if self.repo.commit_due(COMMIT_EVERY) {
+            let committed = self.repo.commit_waiting();
+            self.commit_said(committed)?;
+        }
+        Ok(())
+    }
+
+    fn commit_said(&mut self, committed: Result<Option<String>>) -> Result<()> {
+        let why = match committed {
+            Ok(None) => return Ok(()),
+            Ok(Some(why)) => why,
+            Err(e) => e.to_string(),
+        };
+        let line = format!(
+            "{} the run's changes are made, but their commit has to wait: {why}",
+            self.stamp()
+        );
+        self.emit(What::Note, line)
+    }
+
+    fn run_lazily(&mut self, options: &Options) -> Result<Outcome> {
         // Whatever an agent leaves running, a daemon that left its process group included, is
         // re-parented to this process and stopped with its agent (Linux; see process.rs).
         let _ = process::adopt_orphans();
@@ -389,6 +426,7 @@ impl Runner<'_> {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("we hold a sender"),
             }
+            self.commit_if_due()?;
             let now_i = Instant::now();
             let interrupted = self.stop.load(Ordering::SeqCst);
             for s in running.iter_mut() {

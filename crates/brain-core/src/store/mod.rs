@@ -39,6 +39,17 @@ pub struct Repo {
     config: Config,
     /// The git work tree holding the repo, when transitions are committed (found once).
     git: std::sync::OnceLock<Option<Git>>,
+    /// Lazy commits (`brain run`; see `queue::group`), shared by the clones.
+    pub(crate) lazy: std::sync::Arc<Lazy>,
+}
+
+/// Set by a caller that commits waiting transitions itself, now and then (`brain run`; see
+/// `queue::group`): a section then leaves its commit to the batch and returns at once.
+#[derive(Debug, Default)]
+pub(crate) struct Lazy {
+    pub(crate) on: std::sync::atomic::AtomicBool,
+    /// Since when a transition of this process waits for its commit.
+    pub(crate) since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// A file under `tasks/` whose name names a task.
@@ -135,6 +146,7 @@ impl Repo {
             root,
             config,
             git: std::sync::OnceLock::new(),
+            lazy: Default::default(),
         })
     }
 

@@ -38,6 +38,26 @@ fn sixteen_claimers_take_every_task_exactly_once() {
             "status: pending\npriority: medium\n",
         );
     }
+    let claims = sixteen_claimers(&r);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "race: 16 claimers, {n} tasks, {} claims in {secs:.2} s ({:.0} claims/s)",
+        claims.len(),
+        claims.len() as f64 / secs
+    );
+    assert_eq!(claims.len(), n, "every task claimed");
+    assert!(claims.values().all(|&c| c == 1), "a task was claimed twice");
+    assert!(
+        claims.keys().all(|t| t.ends_with("@1")),
+        "every claim was the first epoch"
+    );
+    assert_eq!(r.tasks_in("completed").len(), n);
+    assert!(r.tasks_in("pending").is_empty() && r.tasks_in("active").is_empty());
+    r.brain(&["doctor"]).ok();
+}
+
+/// Runs 16 [`WORKER`]s until the queue is empty; how many times each token was handed out.
+fn sixteen_claimers(r: &Repo) -> HashMap<String, usize> {
     let children: Vec<_> = (0..16)
         .map(|p| {
             r.shell(WORKER)
@@ -61,21 +81,7 @@ fn sixteen_claimers_take_every_task_exactly_once() {
             *claims.entry(tok.to_string()).or_default() += 1;
         }
     }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "race: 16 claimers, {n} tasks, {} claims in {secs:.2} s ({:.0} claims/s)",
-        claims.len(),
-        claims.len() as f64 / secs
-    );
-    assert_eq!(claims.len(), n, "every task claimed");
-    assert!(claims.values().all(|&c| c == 1), "a task was claimed twice");
-    assert!(
-        claims.keys().all(|t| t.ends_with("@1")),
-        "every claim was the first epoch"
-    );
-    assert_eq!(r.tasks_in("completed").len(), n);
-    assert!(r.tasks_in("pending").is_empty() && r.tasks_in("active").is_empty());
-    r.brain(&["doctor"]).ok();
+    claims
 }
 
 /// A small deterministic generator (xorshift), so a failing run can be repeated by seed.
@@ -351,4 +357,63 @@ fn walk(dir: &std::path::Path) -> impl Iterator<Item = std::path::PathBuf> {
         }
     }
     files.into_iter()
+}
+
+/// With git, claimers that meet at the queue lock share commits (group commit), and the
+/// history still names every claim and every done, each once; nothing is left uncommitted.
+#[test]
+fn sixteen_claimers_with_git_share_commits_and_the_log_names_every_transition() {
+    let r = Repo::new();
+    let n = size("BRAIN_RACE_TASKS_GIT", 64);
+    let ids: Vec<String> = (0..n).map(|i| format!("task-2026-01-01-{i:04}")).collect();
+    for id in &ids {
+        r.hand_task(
+            "pending",
+            &format!("{id}.md"),
+            "status: pending\npriority: medium\n",
+        );
+    }
+    r.git(&["add", "tasks"]);
+    r.commit_as_user("tasks by hand");
+    let before: usize = r
+        .git(&["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse()
+        .unwrap();
+    let claims = sixteen_claimers(&r).values().sum::<usize>();
+    assert_eq!(claims, n, "every task claimed once");
+    assert_eq!(r.tasks_in("completed").len(), n);
+    let commits: usize = r
+        .git(&["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse::<usize>()
+        .unwrap()
+        - before;
+    assert!(
+        commits < 2 * n,
+        "{commits} commits for {} transitions: none shared",
+        2 * n
+    );
+    // One commit per entry; a shared commit's subject repeats its first line.
+    let log = r.git(&["log", "--format=%x00%B"]);
+    let commits_text: Vec<&str> = log.split('\0').skip(1).collect();
+    for id in &ids {
+        for verb in ["claim", "done"] {
+            let prefix = format!("{verb} {id} by ");
+            let naming = commits_text
+                .iter()
+                .filter(|c| c.lines().any(|l| l.starts_with(&prefix)))
+                .count();
+            assert_eq!(naming, 1, "`{verb} {id}` is named in {naming} commits");
+        }
+    }
+    assert_eq!(
+        r.git(&["status", "--porcelain", "--", "tasks"]),
+        "",
+        "every transition is committed"
+    );
+    assert!(
+        r.read(".brain/messages").is_empty(),
+        "no message left waiting"
+    );
 }

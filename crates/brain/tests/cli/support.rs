@@ -277,7 +277,6 @@ impl Repo {
     }
 
     /// `git commit` of what is staged, as the person would make it (their own identity).
-    #[cfg(target_os = "linux")] // used by run.rs and world.rs
     pub fn commit_as_user(&self, message: &str) {
         self.git(&[
             "-c",
