@@ -452,7 +452,11 @@ pub fn doctor(repo: &LockedRepo<'_>, fix: bool, now: jiff::Timestamp) -> Result<
             }
             drift.clear();
         }
+        let on_their_way = repo.on_their_way();
         for (path, what) in drift {
+            if on_their_way.contains(&path) {
+                continue;
+            }
             report.add(Check::Drift, root.join(path), drift_message(&what), false);
         }
     }

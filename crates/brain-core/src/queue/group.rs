@@ -18,7 +18,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::fsutil::FileLock;
@@ -115,8 +115,11 @@ impl Batch {
         if ticket > high {
             return Outcome::Waiting;
         }
+        // The newest batch that took the ticket in: one whose commit had to wait keeps its
+        // messages for the next, which may have been made since.
         match outcomes
             .iter()
+            .rev()
             .find(|(first, last, _)| (*first..=*last).contains(&ticket))
         {
             Some((_, _, o)) if o != "ok" => Outcome::Deferred(o.clone()),
@@ -151,7 +154,37 @@ impl Batch {
     }
 }
 
+/// How recent the waiting messages must be for their transitions to count as on their way to
+/// a commit (rather than left by a process killed before it).
+const IN_FLIGHT: Duration = Duration::from_secs(5);
+
+/// How long after its section a transition that replaced a file waits before it carries over
+/// what was appended to the old one (see [`LockedRepo::finish_grouped`]).
+const LATE_GRACE: Duration = Duration::from_millis(10);
+
 impl LockedRepo<'_> {
+    /// The paths listed for a commit that another process is about to make: its transitions
+    /// handed their messages over within [`IN_FLIGHT`] and no batch took them in yet (a group
+    /// commit between its two lock sections, or `brain run`, which commits about once a
+    /// second), relative to the repo, with `/`. `brain doctor` does not report these as
+    /// changes no commit had.
+    pub(crate) fn on_their_way(&self) -> std::collections::HashSet<String> {
+        let batch = Batch::new(&self.local_dir());
+        let fresh = fs::metadata(&batch.messages)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < IN_FLIGHT));
+        let high = batch.handled().0;
+        if fresh && batch.waiting().iter().any(|(n, _)| *n > high) {
+            let paths = self.uncommitted_paths().into_iter();
+            let root = self.root();
+            paths
+                .map(|p| crate::fsutil::shown_in(root, &root.join(p)))
+                .collect()
+        } else {
+            Default::default()
+        }
+    }
+
     /// Appends this section's messages to the batch (the lock is held) and returns their
     /// ticket, if it had any.
     pub(super) fn hand_over(&self) -> Option<u64> {
@@ -176,32 +209,62 @@ impl LockedRepo<'_> {
     /// process made it meanwhile (or this process commits lazily, see
     /// [`Repo::commit_lazily`]). Returns once the transition is committed or its commit has
     /// to wait.
+    ///
+    /// What a writer that opened a replaced file just before the replace appends to it a
+    /// moment after is carried over in the second section, at least [`LATE_GRACE`] after the
+    /// first (the commit made inside the section used to give such a write that time).
     pub(super) fn finish_grouped(mut self) -> Result<Vec<String>> {
+        let lazy = self.repo.lazy.on.load(Ordering::SeqCst);
+        if lazy {
+            self.carry_late_appends()?;
+        }
+        self.commit_point("brain: update the queue")?;
         let ticket = self.hand_over();
+        let ended = Instant::now();
+        let late = !self.replaced.borrow().is_empty();
         self.sync_deferred()?;
-        let Some(ticket) = ticket else {
-            return Ok(self.take_notes());
-        };
-        if self.repo.lazy.on.load(Ordering::SeqCst) {
-            let mut since = self
-                .repo
-                .lazy
-                .since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            since.get_or_insert_with(std::time::Instant::now);
+        if lazy {
+            if ticket.is_some() {
+                let mut since = self
+                    .repo
+                    .lazy
+                    .since
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                since.get_or_insert_with(Instant::now);
+            }
             return Ok(self.take_notes());
         }
+        if ticket.is_none() && !late {
+            return Ok(self.take_notes());
+        }
+        if late {
+            std::thread::sleep(LATE_GRACE.saturating_sub(ended.elapsed()));
+        }
+        self.lock = Some(FileLock::acquire(&self.local_dir().join("lock"))?);
+        // Other transitions ran in between: nothing read in the first section is trusted.
+        *self.active.borrow_mut() = None;
         let batch = Batch::new(&self.local_dir());
-        let lock = FileLock::acquire(&self.local_dir().join("lock"))?;
-        let outcome = match batch.outcome(ticket) {
-            Outcome::Waiting => match commit_waiting(self.repo) {
+        let mut outcome = ticket.map_or(Outcome::Committed, |t| batch.outcome(t));
+        if late {
+            self.carry_late_appends()?;
+            if !self.journal.untouched() {
+                self.journal.forget();
+                self.messages
+                    .borrow_mut()
+                    .push("brain: keep what was appended to a file while brain replaced it".into());
+                if self.hand_over().is_some() {
+                    outcome = Outcome::Waiting;
+                }
+            }
+        }
+        if outcome == Outcome::Waiting {
+            outcome = match commit_waiting(self.repo) {
                 None => Outcome::Committed,
                 Some(why) => Outcome::Deferred(why),
-            },
-            o => o,
-        };
-        drop(lock);
+            };
+        }
+        self.sync_deferred()?;
         if let Outcome::Deferred(why) = outcome {
             self.say(commit_waits(&why));
         }
@@ -361,6 +424,11 @@ mod tests {
         assert_eq!(d, 3);
         b.record(1, 3, None);
         assert_eq!(b.outcome(3), Outcome::Committed);
+        assert_eq!(
+            b.outcome(2),
+            Outcome::Committed,
+            "committed by the batch after the one that had to wait"
+        );
         assert!(b.waiting().is_empty());
         assert_eq!(b.append(&["four".into()]), 4, "tickets never repeat");
         assert_eq!(message(&["one".into()]), "one");

@@ -130,11 +130,12 @@ impl LockedRepo<'_> {
     /// acknowledged, and the lock only orders them. Returns what the section said that was
     /// not taken yet.
     pub(crate) fn finish(mut self) -> Result<Vec<String>> {
-        self.carry_late_appends()?;
-        self.commit_point("brain: update the queue")?;
         if self.group {
+            // The late appends are carried in the second section, which waits for them.
             return self.finish_grouped();
         }
+        self.carry_late_appends()?;
+        self.commit_point("brain: update the queue")?;
         self.publish()?;
         self.sync_deferred()?;
         Ok(self.take_notes())

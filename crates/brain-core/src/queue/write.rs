@@ -10,7 +10,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::queue::LockedRepo;
 use crate::store::{TEXT_HINT, TEXT_LIMIT, check_task_size, check_text_size};
-use crate::task::TaskFile;
+use crate::task::{State, TaskFile};
 
 impl LockedRepo<'_> {
     /// Replaces `target` atomically (the new text fsynced before the rename); the folder's
@@ -107,11 +107,36 @@ impl LockedRepo<'_> {
                     continue;
                 }
                 let late = String::from_utf8_lossy(&late).into_owned();
-                self.rewrite(&path, "", |text| Ok(Some(format!("{text}{late}"))))?;
+                // Carried in a later section (group commit), the task may have moved since.
+                let Some(target) = self.where_now(&path) else {
+                    self.say(format!(
+                        "warning: text appended to {} while brain replaced it could not be carried over (the file is gone): {late}",
+                        super::locked::rel(self, &path)
+                    ));
+                    continue;
+                };
+                self.rewrite(&target, "", |text| Ok(Some(format!("{text}{late}"))))?;
             }
         }
         self.replaced.borrow_mut().clear();
         Ok(())
+    }
+
+    /// Where the file this section wrote at `path` is now: there, or, for a task file another
+    /// transition moved since, where its task is.
+    fn where_now(&self, path: &Path) -> Option<PathBuf> {
+        if fs::symlink_metadata(path).is_ok() {
+            return Some(path.to_path_buf());
+        }
+        let name = path.file_name()?.to_str()?;
+        let state = State::ALL
+            .into_iter()
+            .find(|s| path.parent() == Some(self.state_dir(*s).as_path()))?;
+        let crate::store::Name::Task { id, .. } = crate::store::classify(state, name) else {
+            return None;
+        };
+        let found = self.locate(&id).ok()?;
+        (found.len() == 1).then(|| found[0].path.clone())
     }
 
     /// Rewrites the text file `target` (prompts, handoffs, usage: files a person edits too) to

@@ -137,3 +137,59 @@ fn finds_problems_and_fixes_what_is_safe() {
     let out = r.brain(&["doctor"]).ok();
     assert!(out.starts_with("healthy"), "{out}");
 }
+
+/// A transition between its two lock sections of a group commit (or in a `brain run`, which
+/// commits about once a second) is on its way to a commit: doctor does not call its file a
+/// change no commit had. Left by a process killed before its commit, it is reported again once
+/// it is a few seconds old.
+#[test]
+fn a_transition_on_its_way_to_its_group_commit_is_not_drift() {
+    let r = Repo::new();
+    let id = r.add(&["On its way"]);
+    let rel = format!("tasks/pending/{id}.md");
+    let text = r.read(&rel);
+    r.write(&rel, &format!("{text}\nMore.\n"));
+    // What a section leaves for the batch: its path listed, its message under a ticket.
+    r.write(".brain/uncommitted", &format!("{rel}\n"));
+    // (Tickets count up from the last one handled, which `.brain/committed` starts with.)
+    let handled: u64 = r
+        .read(".brain/committed")
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ticket = handled + 1;
+    r.write(".brain/messages", &format!("{ticket}\tupdate {id}: more\n"));
+    let drift = |r: &Repo| {
+        let report: Report =
+            serde_json::from_str(&r.brain(&["doctor", "--json"]).stdout()).unwrap();
+        report
+            .findings
+            .iter()
+            .filter(|f| f.check == "drift")
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(drift(&r), Vec::<String>::new());
+    // Killed before the commit: the message grows old, and doctor reports the file.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(30);
+    std::fs::File::options()
+        .write(true)
+        .open(r.path(".brain/messages"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let paths = drift(&r);
+    assert!(
+        paths.len() == 1 && paths[0].ends_with(&format!("{id}.md")),
+        "{paths:?}"
+    );
+    // The next transition commits it, with its message.
+    r.add(&["Next"]);
+    assert!(
+        r.git(&["log", "-1", "--format=%B"])
+            .contains(&format!("update {id}: more"))
+    );
+    assert_eq!(drift(&r), Vec::<String>::new());
+}
