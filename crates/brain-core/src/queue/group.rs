@@ -176,10 +176,7 @@ impl LockedRepo<'_> {
         let high = batch.handled().0;
         if fresh && batch.waiting().iter().any(|(n, _)| *n > high) {
             let paths = self.uncommitted_paths().into_iter();
-            let root = self.root();
-            paths
-                .map(|p| crate::fsutil::shown_in(root, &root.join(p)))
-                .collect()
+            paths.map(|p| crate::fsutil::slashed(&p)).collect()
         } else {
             Default::default()
         }
@@ -225,13 +222,7 @@ impl LockedRepo<'_> {
         self.sync_deferred()?;
         if lazy {
             if ticket.is_some() {
-                let mut since = self
-                    .repo
-                    .lazy
-                    .since
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                since.get_or_insert_with(Instant::now);
+                self.repo.lazy.since().get_or_insert_with(Instant::now);
             }
             return Ok(self.take_notes());
         }
@@ -273,6 +264,12 @@ impl LockedRepo<'_> {
 }
 
 impl Repo {
+    /// Whether transitions share commits: with git, and without a remote (where every
+    /// transition is pushed before it is reported).
+    pub(crate) fn groups_commits(&self) -> bool {
+        self.git().is_some() && self.remote().is_none()
+    }
+
     /// Lets this process's transitions wait for their commit, to be committed together by
     /// [`Repo::commit_waiting`] (`brain run`, which calls it at least every second or so and
     /// at its end). Changes nothing with a remote, where every transition is pushed before it
@@ -284,18 +281,14 @@ impl Repo {
     /// Whether a transition of this process has waited `at_least` this long for its commit
     /// (with [`Repo::commit_lazily`]).
     pub fn commit_due(&self, at_least: Duration) -> bool {
-        self.lazy
-            .since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|t| t.elapsed() >= at_least)
+        self.lazy.since().is_some_and(|t| t.elapsed() >= at_least)
     }
 
     /// Commits every transition that waits for its commit, under the queue lock. Returns the
     /// reason when the commit has to wait (the changes stay listed for the next one).
     pub fn commit_waiting(&self) -> Result<Option<String>> {
-        *self.lazy.since.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        if self.git().is_none() || self.remote().is_some() {
+        *self.lazy.since() = None;
+        if !self.groups_commits() {
             return Ok(None);
         }
         let _lock = FileLock::acquire(&self.local_dir().join("lock"))?;

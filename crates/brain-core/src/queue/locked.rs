@@ -425,7 +425,7 @@ impl Repo {
             notes: std::cell::RefCell::new(Vec::new()),
             deferred: std::cell::Cell::new(false),
             replaced: std::cell::RefCell::new(Vec::new()),
-            group: catch_up && self.git().is_some() && self.remote().is_none(),
+            group: catch_up && self.groups_commits(),
             messages: std::cell::RefCell::new(Vec::new()),
         };
         // With a remote, the queue is first brought to the remote's tip (see `remote.rs`).

@@ -34,22 +34,21 @@ impl Runner<'_> {
         self.repo.commit_lazily(true);
         let out = self.run_lazily(options);
         self.repo.commit_lazily(false);
-        let committed = self.repo.commit_waiting();
-        self.commit_said(committed)?;
+        self.commit_waiting()?;
         out
     }
 
     /// Commits what waits once the oldest of it waited [`COMMIT_EVERY`].
     fn commit_if_due(&mut self) -> Result<()> {
         if self.repo.commit_due(COMMIT_EVERY) {
-            let committed = self.repo.commit_waiting();
-            self.commit_said(committed)?;
+            self.commit_waiting()?;
         }
         Ok(())
     }
 
-    fn commit_said(&mut self, committed: Result<Option<String>>) -> Result<()> {
-        let why = match committed {
+    /// Commits what the run's transitions left waiting; a commit that has to wait is a note.
+    fn commit_waiting(&mut self) -> Result<()> {
+        let why = match self.repo.commit_waiting() {
             Ok(None) => return Ok(()),
             Ok(Some(why)) => why,
             Err(e) => e.to_string(),

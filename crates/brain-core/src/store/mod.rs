@@ -52,6 +52,13 @@ pub(crate) struct Lazy {
     pub(crate) since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+impl Lazy {
+    /// Since when a transition waits (a poisoned lock still holds a valid instant).
+    pub(crate) fn since(&self) -> std::sync::MutexGuard<'_, Option<std::time::Instant>> {
+        self.since.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A file under `tasks/` whose name names a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

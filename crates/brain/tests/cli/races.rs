@@ -375,20 +375,15 @@ fn sixteen_claimers_with_git_share_commits_and_the_log_names_every_transition() 
     }
     r.git(&["add", "tasks"]);
     r.commit_as_user("tasks by hand");
-    let before: usize = r
-        .git(&["rev-list", "--count", "HEAD"])
-        .trim()
-        .parse()
-        .unwrap();
+    let count = || -> usize {
+        let out = r.git(&["rev-list", "--count", "HEAD"]);
+        out.trim().parse().unwrap()
+    };
+    let before = count();
     let claims = sixteen_claimers(&r).values().sum::<usize>();
     assert_eq!(claims, n, "every task claimed once");
     assert_eq!(r.tasks_in("completed").len(), n);
-    let commits: usize = r
-        .git(&["rev-list", "--count", "HEAD"])
-        .trim()
-        .parse::<usize>()
-        .unwrap()
-        - before;
+    let commits = count() - before;
     assert!(
         commits < 2 * n,
         "{commits} commits for {} transitions: none shared",
