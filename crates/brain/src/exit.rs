@@ -65,11 +65,11 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
     if let Some(exit) = err.downcast_ref::<Exit>() {
         if !exit.message.is_empty() {
-            eprintln!("brain: {}", crate::output::clean_err(&exit.message));
+            say!("brain: {}", crate::output::clean_err(&exit.message));
         }
         return ExitCode::from(exit.code);
     }
-    eprintln!(
+    say!(
         "brain: error: {}",
         crate::output::clean_err(&err.to_string())
     );
@@ -78,7 +78,7 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
         Some(brain_core::Error::Remote { .. })
     );
     for cause in err.chain().skip(1) {
-        eprintln!(
+        say!(
             "  caused by: {}",
             crate::output::clean_err(&cause.to_string())
         );

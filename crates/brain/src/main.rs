@@ -2,6 +2,15 @@
 //! files. This binary is a thin shell around `brain-core`: it parses arguments, prints, and maps
 //! errors to exit codes (see `exit.rs`).
 
+/// `eprintln!` that never panics: a message that cannot be written (a full disk behind
+/// `2>file`, a closed standard error) is lost, and the exit code still says what happened.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod claude_settings;
 mod commands;
 mod exit;

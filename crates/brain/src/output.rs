@@ -29,7 +29,7 @@ pub fn line(line: impl std::fmt::Display) -> anyhow::Result<()> {
 
 /// Reports a problem that did not stop the command (one bad file in a listing).
 pub fn warn(message: impl std::fmt::Display) {
-    eprintln!("brain: warning: {}", clean_err(&message.to_string()));
+    say!("brain: warning: {}", clean_err(&message.to_string()));
 }
 
 /// `text` as it may be shown on a terminal: where standard output is one, control characters

@@ -2,12 +2,9 @@
 //! section writes, lists for its commit, fsyncs once the lock is released, and says.
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
-use jiff::Timestamp;
-
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::fsutil::{self, FileLock};
 use crate::queue::journal::Journal;
 use crate::queue::remote::Section;
@@ -43,6 +40,10 @@ pub struct LockedRepo<'a> {
     pub(super) group: bool,
     /// The commit messages of this section, for its group commit.
     pub(super) messages: std::cell::RefCell<Vec<String>>,
+    /// The stamp of `tasks/pending/` when the section began, and the files in it the section
+    /// touched: the claim order index follows them (see [`crate::store::order`]).
+    pub(super) pending_before: std::cell::Cell<Option<crate::store::cache::Stamp>>,
+    pub(super) pending_touched: std::cell::RefCell<Vec<String>>,
 }
 
 /// A file's next content, written to a temporary file and fsynced *before* the queue lock is
@@ -98,6 +99,50 @@ impl LockedRepo<'_> {
     /// behind and the next commit takes those changes in too (see `Journal`).
     pub fn touch(&self, path: &Path) {
         self.journal.touch(path);
+        if path.parent() == Some(self.state_dir(State::Pending).as_path())
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            let mut touched = self.pending_touched.borrow_mut();
+            if !touched.iter().any(|t| t == name) {
+                touched.push(name.to_string());
+            }
+        }
+    }
+
+    /// Brings the claim order index up to date with what this section changed in
+    /// `tasks/pending/`, if it was up to date when the section began (see
+    /// [`crate::store::order::append`]). Called while the lock is still held.
+    fn follow_pending(&self) {
+        let touched = std::mem::take(&mut *self.pending_touched.borrow_mut());
+        let Some(before) = self.pending_before.get() else {
+            return;
+        };
+        if touched.is_empty() {
+            return;
+        }
+        let dir = self.state_dir(State::Pending);
+        let Some(after) = crate::store::order::dir_stamp(&dir) else {
+            return;
+        };
+        let changes: Vec<_> = touched
+            .into_iter()
+            .map(|name| {
+                let key = match crate::store::classify(State::Pending, &name) {
+                    crate::store::Name::Task { id, agent } => self
+                        .read(&crate::store::Entry {
+                            id,
+                            state: State::Pending,
+                            agent,
+                            path: dir.join(&name),
+                        })
+                        .ok()
+                        .map(|f| crate::store::cache::OrderKey::of(&f.task)),
+                    _ => None,
+                };
+                (name, key)
+            })
+            .collect();
+        crate::store::order::append(&self.order_files(), before, after, &changes);
     }
 
     /// The paths listed in `.brain/uncommitted`: changed by a transition, and not committed
@@ -267,6 +312,9 @@ impl LockedRepo<'_> {
     }
 
     pub(super) fn sync_deferred(&mut self) -> Result<()> {
+        if self.lock.is_some() {
+            self.follow_pending();
+        }
         drop(self.lock.take());
         let dirs = std::mem::take(&mut *self.unsynced.borrow_mut());
         for dir in dirs {
@@ -329,56 +377,6 @@ impl LockedRepo<'_> {
     pub fn forget_active(&self) {
         *self.active.borrow_mut() = None;
     }
-
-    /// The next free id `task-YYYY-MM-DD-NNN` for the UTC date of `now`, looking at every
-    /// folder (case-insensitively, for case-insensitive file systems).
-    pub fn next_id(&self, now: Timestamp) -> Result<String> {
-        let date = now.strftime("%Y-%m-%d").to_string();
-        let prefix = format!("task-{date}-");
-        let mut max = 0u64;
-        for state in State::ALL {
-            let dir = self.state_dir(state);
-            let read = match fs::read_dir(&dir) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("reading folder", &dir, e)),
-            };
-            for ent in read {
-                let ent = ent.at("reading folder", &dir)?;
-                let name = ent.file_name();
-                let Some(name) = name.to_str() else { continue };
-                let lower = name.to_ascii_lowercase();
-                if let Some(rest) = lower.strip_prefix(&prefix) {
-                    let digits: &str = rest.split(['.', '-']).next().unwrap_or("");
-                    if let Ok(n) = digits.parse::<u64>() {
-                        max = max.max(n);
-                    }
-                }
-            }
-        }
-        Ok(format!("{prefix}{:03}", max + 1))
-    }
-
-    /// Writes a new pending task. `render` gets the allocated id and returns the file's text.
-    /// The file appears atomically and never replaces another.
-    pub fn create_pending(
-        &self,
-        now: Timestamp,
-        render: impl Fn(&str) -> String,
-    ) -> Result<(String, PathBuf)> {
-        self.writable_state_dir(State::Pending)?;
-        loop {
-            let id = self.next_id(now)?;
-            let path = self.task_path(State::Pending, &id, None);
-            self.touch(&path);
-            match fsutil::create_atomic(&path, render(&id).as_bytes()) {
-                Ok(()) => return Ok((id, path)),
-                // Someone outside brain wrote this name meanwhile: take the next one.
-                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
 }
 
 impl Repo {
@@ -427,6 +425,8 @@ impl Repo {
             replaced: std::cell::RefCell::new(Vec::new()),
             group: catch_up && self.groups_commits(),
             messages: std::cell::RefCell::new(Vec::new()),
+            pending_before: std::cell::Cell::new(None),
+            pending_touched: std::cell::RefCell::new(Vec::new()),
         };
         // With a remote, the queue is first brought to the remote's tip (see `remote.rs`).
         if let (Some(remote), Some(git)) = (self.remote().filter(|_| catch_up), self.git()) {
@@ -439,6 +439,9 @@ impl Repo {
             )?;
             *locked.remote.borrow_mut() = Some(section);
         }
+        // After catching up: what the remote brought is no change the index follows.
+        let pending = crate::store::order::dir_stamp(&self.state_dir(State::Pending));
+        locked.pending_before.set(pending);
         Ok(locked)
     }
 }

@@ -3,7 +3,7 @@
 //! - `txn`: [`Repo::transact`](crate::store::Repo::transact), the one way in: lock, recover,
 //!   the section, commit, push, retry when overtaken; what the section said comes back.
 //! - `locked`: [`LockedRepo`], the guard: the queue lock, what a section touched and commits
-//!   (with `journal`; `group`: transitions that meet at the lock share a commit), the claims in `active/`, new tasks; `write`: its writes, which never
+//!   (with `journal`; `group`: transitions that meet at the lock share a commit), the claims in `active/`; `ids`: new tasks and their ids; `write`: its writes, which never
 //!   lose a change someone else makes to the same file.
 //! - `claim`, `settle` (heartbeat, done, fail, release), `moves` (between folders, reclaim),
 //!   `ready` (why a pending task waits, for the listings), `edit` (a person's changes: priority,
@@ -18,6 +18,7 @@ pub mod active;
 pub mod claim;
 pub mod edit;
 pub(crate) mod group;
+pub mod ids;
 mod journal;
 pub mod locked;
 pub mod moves;

@@ -8,6 +8,7 @@
 pub mod cache;
 pub(crate) mod codec;
 pub mod dirscan;
+pub mod order;
 pub mod prompts;
 pub mod scan;
 pub mod templates;

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::store::cache::{self, FolderCache, OrderKey, Source, Stamp};
 use crate::store::dirscan::Listing;
+use crate::store::order::{self, Order};
 use crate::store::{Entry, Name, Repo, classify};
 use crate::task::{Priority, State, Task};
 
@@ -20,6 +21,10 @@ pub const REPARSE_LIMIT: usize = 16;
 /// How long after a full stat pass of `pending/` a claim may order by the cache alone (see
 /// [`Repo::queue`]).
 pub const TRUST_SECS: u64 = 10;
+
+/// The fewest pending tasks for which a claim keeps the claim order index (see
+/// [`crate::store::order`]): below it, listing the folder costs about as much as the index.
+pub const INDEX_FROM: usize = 500;
 
 /// One task file after the stat pass of [`Repo::read_folder`].
 enum Got {
@@ -75,42 +80,89 @@ impl Folder {
 
 /// Pending tasks in queue order, decoded on demand (see [`Repo::queue`]).
 pub struct Queue {
-    folder: Folder,
-    /// Order keys and positions in `folder.got`; `order[..head]` is sorted and comes before
-    /// everything after it, which is sorted only if a claim gets that far.
-    order: Vec<(OrderKey, usize)>,
-    head: usize,
-    mine: u64,
+    kind: Kind,
+}
+
+enum Kind {
+    /// From the folder and its cache.
+    Scanned {
+        folder: Folder,
+        /// Order keys and positions in `folder.got`; `order[..head]` is sorted and comes
+        /// before everything after it, which is sorted only if a claim gets that far.
+        order: Vec<(OrderKey, usize)>,
+        head: usize,
+        mine: u64,
+    },
+    /// From the claim order index; each task is read from its file when it is reached.
+    Indexed {
+        order: Order,
+        dir: PathBuf,
+        mine: u64,
+    },
 }
 
 impl Queue {
     /// How many tasks it holds.
     pub fn len(&self) -> usize {
-        self.order.len()
+        match &self.kind {
+            Kind::Scanned { order, .. } => order.len(),
+            Kind::Indexed { order, .. } => order.len(),
+        }
     }
 
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.len() == 0
     }
 
     /// The tasks, in order.
-    pub fn tasks(&mut self) -> impl Iterator<Item = Task> + '_ {
-        let (head, rest) = self.order.split_at_mut(self.head);
-        let (folder, mine) = (&self.folder, self.mine);
-        let mut rest = Some(rest);
-        head.iter()
-            .map(|&(_, i)| i)
-            .chain(
-                std::iter::from_fn(move || {
-                    // Reached only when none of the first ones could be claimed.
-                    let rest = rest.take()?;
-                    rest.sort_unstable_by(|a, b| folder.order(mine, a, b));
-                    Some(rest.iter().map(|&(_, i)| i))
-                })
-                .flatten(),
-            )
-            .filter_map(move |i| folder.decode(&folder.got[i]))
+    pub fn tasks(&mut self) -> Box<dyn Iterator<Item = Task> + '_> {
+        match &mut self.kind {
+            Kind::Scanned {
+                folder,
+                order,
+                head,
+                mine,
+            } => {
+                let (head, rest) = order.split_at_mut(*head);
+                let (folder, mine) = (&*folder, *mine);
+                let mut rest = Some(rest);
+                Box::new(
+                    head.iter()
+                        .map(|&(_, i)| i)
+                        .chain(
+                            std::iter::from_fn(move || {
+                                // Reached only when none of the first ones could be claimed.
+                                let rest = rest.take()?;
+                                rest.sort_unstable_by(|a, b| folder.order(mine, a, b));
+                                Some(rest.iter().map(|&(_, i)| i))
+                            })
+                            .flatten(),
+                        )
+                        .filter_map(move |i| folder.decode(&folder.got[i])),
+                )
+            }
+            Kind::Indexed { order, dir, mine } => {
+                let dir = &*dir;
+                Box::new(order.names(*mine).filter_map(move |name| {
+                    // Gone, renamed or unreadable since: the next one (the claim decides on
+                    // the file as it is, and `brain doctor` reports bad files).
+                    let Name::Task { id, agent } = classify(State::Pending, &name) else {
+                        return None;
+                    };
+                    let entry = Entry {
+                        id,
+                        state: State::Pending,
+                        agent,
+                        path: dir.join(&name),
+                    };
+                    let bytes = crate::store::read_limited(&entry.path).ok()?;
+                    crate::task::TaskFile::parse(&entry.path, bytes, entry.id, State::Pending, None)
+                        .ok()
+                        .map(|f| f.task)
+                }))
+            }
+        }
     }
 }
 
@@ -150,7 +202,33 @@ impl Repo {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age.as_secs() < TRUST_SECS);
+        if fresh && let Some(q) = self.indexed(agent) {
+            return Ok(q);
+        }
         self.queue_with(agent, fresh, problems)
+    }
+
+    /// The queue from the claim order index, when it describes `pending/` as it is (see
+    /// [`crate::store::order`]).
+    fn indexed(&self, agent: Option<&str>) -> Option<Queue> {
+        self.check_state_dir(State::Pending)
+            .ok()
+            .filter(|&real| real)?;
+        let dir = self.state_dir(State::Pending);
+        let now = order::dir_stamp(&dir)?;
+        let order = Order::load(&self.order_files(), &now)?;
+        Some(Queue {
+            kind: Kind::Indexed {
+                order,
+                dir,
+                mine: agent.map_or(u64::MAX, cache::agent_hash),
+            },
+        })
+    }
+
+    /// The files of the claim order index.
+    pub(crate) fn order_files(&self) -> order::Files {
+        order::Files::beside(&self.cache_path(State::Pending))
     }
 
     /// [`Repo::queue`] for a look that informs and decides nothing (a session's primer): it
@@ -170,6 +248,8 @@ impl Repo {
         fresh: bool,
         problems: &mut Vec<Error>,
     ) -> Result<Queue> {
+        // Taken before the listing: a change made while it runs leaves the index unused.
+        let stamp = order::dir_stamp(&self.state_dir(State::Pending));
         let folder = self.read_folder(State::Pending, fresh, problems)?;
         let mine = agent.map_or(u64::MAX, cache::agent_hash);
         let mut order: Vec<(OrderKey, usize)> = folder
@@ -193,11 +273,23 @@ impl Repo {
             order.len()
         };
         order[..head].sort_unstable_by(cmp);
+        if let (Some(stamp), Some(_), true) = (stamp, &folder.listing, order.len() >= INDEX_FROM) {
+            order::write(
+                &self.order_files(),
+                stamp,
+                order
+                    .iter()
+                    .map(|(k, i)| (folder.name(&folder.got[*i]), *k))
+                    .collect(),
+            );
+        }
         Ok(Queue {
-            order,
-            head,
-            mine,
-            folder,
+            kind: Kind::Scanned {
+                order,
+                head,
+                mine,
+                folder,
+            },
         })
     }
 
@@ -306,6 +398,10 @@ impl Repo {
         let dead = cache.len().saturating_sub(hits);
         if !trust_ino && state == State::Pending {
             self.ensure_local_dir();
+            // The first pass of a repo comes before any cache file: its folder too.
+            if let Some(dir) = cache_path.parent() {
+                let _ = fs::create_dir_all(dir);
+            }
             let _ = fsutil::write_atomic_nosync(&cache_path.with_extension("checked"), b"");
         }
         if misses > REPARSE_LIMIT || dead > 64 + cache.len() / 8 {

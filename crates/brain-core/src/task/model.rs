@@ -62,6 +62,14 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// Every priority, most urgent first (in the order of their values).
+    pub const ALL: [Priority; 4] = [
+        Priority::Critical,
+        Priority::High,
+        Priority::Medium,
+        Priority::Low,
+    ];
+
     /// The name written in task files.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -111,7 +111,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let now = super::now()?;
     let added = super::said(brain_core::ops::add(&repo, &task, now))?;
     if let Some(q) = &added.approval_asked {
-        eprintln!(
+        say!(
             "Asked for approval in prompts/pending.md ({q}); run `brain approve {}` to open the gate.",
             added.id
         );

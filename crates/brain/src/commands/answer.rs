@@ -18,6 +18,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let q = super::transact(&repo, now, |l| {
         brain_core::human::questions::answer(l, &args.id, &args.text, now)
     })?;
-    eprintln!("Answered {}.", q.id);
+    say!("Answered {}.", q.id);
     Ok(())
 }

@@ -15,6 +15,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let id = super::transact(&repo, now, |l| {
         brain_core::human::questions::approve(l, &args.id, now)
     })?;
-    eprintln!("Approved {id}.");
+    say!("Approved {id}.");
     Ok(())
 }

@@ -44,7 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             if args.json {
                 output::json(&c)
             } else {
-                eprintln!(
+                say!(
                     "Claimed {} (attempt {}): {}",
                     c.id,
                     c.attempt,

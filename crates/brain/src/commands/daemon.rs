@@ -61,10 +61,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let next = cron
             .find_next_occurrence(&now, false)
             .map_err(|e| anyhow::anyhow!("the schedule `{expr}` has no next time: {e}"))?;
-        eprintln!("brain: next run at {}", next.format("%Y-%m-%d %H:%M %Z"));
+        say!("brain: next run at {}", next.format("%Y-%m-%d %H:%M %Z"));
         while chrono::Local::now() < next {
             if stop.load(Ordering::SeqCst) {
-                eprintln!("brain: stopped");
+                say!("brain: stopped");
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -89,7 +89,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(250));
         };
         if !status.success() {
-            eprintln!("brain: the run ended with {status}; the next one is scheduled as usual");
+            say!("brain: the run ended with {status}; the next one is scheduled as usual");
         }
         if args.once || stop.load(Ordering::SeqCst) {
             return Ok(());

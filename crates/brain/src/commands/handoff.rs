@@ -66,7 +66,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             writeln!(out)?;
         }
         if all.is_empty() {
-            eprintln!(
+            say!(
                 "No handoffs{}.",
                 for_agent.map(|a| format!(" for {a}")).unwrap_or_default()
             );
@@ -84,7 +84,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         blocking: args.blocking,
     };
     let h = super::transact(&repo, now, |l| handoff::write(l, &new, now))?;
-    eprintln!(
+    say!(
         "Wrote the handoff for {} in {}.",
         h.recipient,
         handoff::HANDOFF

@@ -26,7 +26,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         Ok(ids) if args.json => output::json(&ids),
         Ok(ids) => {
             if ids.is_empty() {
-                eprintln!("No claims to renew.");
+                say!("No claims to renew.");
             }
             ids.iter().try_for_each(output::line)
         }

@@ -189,10 +189,10 @@ fn respond(event: Event, repo_arg: Option<&std::path::Path>) -> Value {
             let tz = jiff::tz::TimeZone::system();
             let (result, notes) = primer::record_limit(&repo, &session, &error, &tz).into_parts();
             for n in notes {
-                eprintln!("brain: {n}");
+                say!("brain: {n}");
             }
             if let Err(e) = result {
-                eprintln!("brain: the usage limit was not recorded: {e}");
+                say!("brain: the usage limit was not recorded: {e}");
             }
             json!({})
         }
@@ -239,7 +239,7 @@ fn first_reminder(repo: &brain_core::Repo, input: &Value, claims: &[String]) -> 
             new.iter().try_for_each(|c| writeln!(f, "{c}"))
         });
     if let Err(e) = noted {
-        eprintln!(
+        say!(
             "brain: could not note the reminder in {}: {e}",
             path.display()
         );
@@ -268,7 +268,7 @@ fn write_env_file(agent: &str, root: &std::path::Path, session: &str) {
         .open(&path)
         .and_then(|mut f| f.write_all(lines.as_bytes()));
     if let Err(e) = written {
-        eprintln!(
+        say!(
             "brain: could not write {}: {e}",
             std::path::Path::new(&path).display()
         );

@@ -36,22 +36,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let root = report.root.display();
     if report.created.is_empty() {
-        eprintln!("{root} is already a brain repo; nothing to do.");
+        say!("{root} is already a brain repo; nothing to do.");
         return Ok(());
     }
     if report.git_initialized {
-        eprintln!("Initialized a git repository in {root}");
+        say!("Initialized a git repository in {root}");
     }
-    eprintln!("Created in {root}:");
+    say!("Created in {root}:");
     for p in &report.created {
-        eprintln!("  {}", p.display());
+        say!("  {}", p.display());
     }
     if !report.example.is_empty() {
-        eprintln!("Added the example tasks {}.", report.example.join(" and "));
+        say!("Added the example tasks {}.", report.example.join(" and "));
     }
     match (&report.commit, report.git_missing) {
-        (Some(c), _) => eprintln!("Committed as {}.", &c[..c.len().min(10)]),
-        (None, true) => eprintln!("git is not installed, so nothing was committed."),
+        (Some(c), _) => say!("Committed as {}.", &c[..c.len().min(10)]),
+        (None, true) => say!("git is not installed, so nothing was committed."),
         (None, false) => {}
     }
     if !report.example.is_empty() {
@@ -59,12 +59,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             Some(a) => format!("the agent {a}, set under [run] in brain.toml"),
             None => "the agent set under [run] in brain.toml".into(),
         };
-        eprintln!(
+        say!(
             "Next: `brain --repo {root} run` runs the first example task with {agent}. The second \
              needs an agent that can write (Claude Code): it waits in tasks/pending/ until one runs."
         );
     } else {
-        eprintln!("Next: `brain add \"a task\"`, then `brain list`.");
+        say!("Next: `brain add \"a task\"`, then `brain list`.");
     }
     Ok(())
 }

@@ -70,7 +70,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         }
         table.write(&mut out)?;
         if tasks.is_empty() {
-            eprintln!(
+            say!(
                 "No tasks{}.",
                 if states.len() < 4 {
                     " in that state"

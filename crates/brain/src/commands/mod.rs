@@ -143,7 +143,7 @@ pub fn transact<T>(
 /// The result of a transaction, after saying its notes on stderr.
 pub fn said<T>(t: brain_core::queue::Transaction<T>) -> anyhow::Result<T> {
     Ok(brain_core::ops::said(t, |n| {
-        eprintln!("brain: {}", crate::output::clean_err(n))
+        say!("brain: {}", crate::output::clean_err(n))
     })?)
 }
 

@@ -50,7 +50,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     table.write(&mut out)?;
     if qs.is_empty() {
-        eprintln!("No questions.");
+        say!("No questions.");
     }
     out.flush()?;
     Ok(())

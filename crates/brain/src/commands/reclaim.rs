@@ -23,7 +23,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         return output::json(&done);
     }
     if done.is_empty() {
-        eprintln!("No stale claims.");
+        say!("No stale claims.");
     }
     let verb = if args.dry_run { "would move" } else { "moved" };
     for r in &done {

@@ -105,7 +105,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     // BRAIN_NOW pins the clock of the whole run (for tests and reproducible examples).
     now()?;
     let clock = || now().unwrap_or_else(|_| jiff::Timestamp::now());
-    let mut print = |e: &run::Event| eprintln!("brain: {}", output::clean_err(&e.line));
+    let mut print = |e: &run::Event| say!("brain: {}", output::clean_err(&e.line));
     let name = agent.clone();
     let mut runner = Runner::new(&repo, agent, config, &clock, stop, &mut print)?;
     let until = args.until.map(|t| next_local(t, clock())).transpose()?;
@@ -184,7 +184,7 @@ fn dry_run(
     if let Some(hit) =
         brain_core::usage::MachineUsage::load(repo, &machine)?.active_limit(agent, now)
     {
-        eprintln!(
+        say!(
             "{agent} hit {} at {}: a run now would start nothing before {} (or wait for it with --wait)",
             hit.limit.describe(),
             brain_core::task::time::format_ts(hit.hit_at),
@@ -192,7 +192,7 @@ fn dry_run(
         );
     }
     for r in &plan.reclaims {
-        eprintln!("would reclaim {} to tasks/{}/: {}", r.id, r.to, r.reason);
+        say!("would reclaim {} to tasks/{}/: {}", r.id, r.to, r.reason);
     }
     let mut out = output::stdout();
     for (n, (t, argv)) in plan.tasks.iter().enumerate() {

@@ -140,7 +140,7 @@ fn plan(repo: &Repo, at: &str, agent: Option<String>, install: bool) -> anyhow::
         if let Some(i) = &found.interpreter {
             found_at.push_str(&format!(", run by {}", i.display()));
         }
-        eprintln!("brain: the agent's program is {found_at}; the schedule puts its folder on PATH");
+        say!("brain: the agent's program is {found_at}; the schedule puts its folder on PATH");
     }
     Ok(Plan {
         brain,

@@ -112,16 +112,16 @@ fn desktop(a: DesktopArgs, ctx: &Context) -> anyhow::Result<()> {
         ));
     }
     if new == config {
-        eprintln!("{}: nothing to change.", path.display());
+        say!("{}: nothing to change.", path.display());
     } else if a.remove && new.as_object().is_some_and(|o| o.is_empty()) {
         std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        eprintln!(
+        say!(
             "Removed brain from Claude Desktop: {} held nothing else, so it is gone.",
             path.display()
         );
     } else {
         write_text(&path, &pretty(&new))?;
-        eprintln!(
+        say!(
             "{} {}. Restart Claude Desktop to {} it.",
             if a.remove {
                 "Removed brain from"
@@ -274,7 +274,7 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
         let root = plain(repo.root());
         let new = match &plugin {
             Some(p) => {
-                eprintln!(
+                say!(
                     "The brain plugin ({p}) is enabled: its hooks run already, so none are added to {} (hooks from a plugin and from settings would both run).",
                     settings_path.display()
                 );
@@ -307,12 +307,12 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
     }
 
     if new_settings == settings {
-        eprintln!("{}: nothing to change.", settings_path.display());
+        say!("{}: nothing to change.", settings_path.display());
     } else if a.remove && new_settings.as_object().is_some_and(|o| o.is_empty()) {
         // Nothing but brain's hooks was in it: it goes with them.
         std::fs::remove_file(&settings_path)
             .with_context(|| format!("removing {}", settings_path.display()))?;
-        eprintln!(
+        say!(
             "Removed brain's hooks: {} was only theirs, so it is gone.",
             settings_path.display()
         );
@@ -324,7 +324,7 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
             (false, true) => "Took brain's settings hooks (the plugin has them) out of",
             (false, false) => "Installed brain's hooks in",
         };
-        eprintln!("{verb} {}.", settings_path.display());
+        say!("{verb} {}.", settings_path.display());
     }
     match new_md {
         Some(md) => {
@@ -336,7 +336,7 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
                 } else {
                     write_text(&claude_md_path, &md)?;
                 }
-                eprintln!(
+                say!(
                     "{} brain's section {} {}.",
                     if a.remove { "Took" } else { "Added" },
                     if a.remove { "out of" } else { "to" },
@@ -344,7 +344,7 @@ fn claude(a: ClaudeArgs, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
         }
-        None if !a.remove => eprintln!(
+        None if !a.remove => say!(
             "A short section for {} that tells Claude when to use the queue is offered: `brain setup claude --claude-md` adds it (`--print` shows it).",
             claude_md_path.display()
         ),

@@ -48,7 +48,7 @@ pub fn man(args: ManArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
             clap_mangen::generate_to(cmd, &dir)
                 .map_err(|e| anyhow::anyhow!("writing the pages into {}: {e}", dir.display()))?;
-            eprintln!(
+            say!(
                 "Wrote brain.1 and a page per command into {}.",
                 dir.display()
             );

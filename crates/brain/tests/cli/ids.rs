@@ -82,3 +82,71 @@ fn a_file_named_with_capitals_is_found_by_any_spelling() {
         "{missing}"
     );
 }
+
+/// `add` takes the number after the last one it gave from `.brain/next-id` instead of listing
+/// every folder (issue 18). That hint is never trusted over the folders: an id some folder
+/// holds, in any spelling and any folder, is not given again, and a stale, torn or old hint
+/// only costs the listing.
+#[test]
+fn the_next_id_hint_never_gives_an_id_a_folder_holds() {
+    let r = Repo::new();
+    let first = r.add(&["One"]);
+    let day = first
+        .strip_suffix("001")
+        .expect("the day's first id")
+        .to_string();
+    let id = |n: u32| format!("{day}{n:03}");
+
+    // The hint is used: after a hole it goes on from the last id given, where the listing
+    // would fill in from the highest file.
+    r.write(".brain/next-id", &format!("{}\n", id(10)));
+    assert_eq!(r.add(&["Two"]), id(11));
+
+    // The next number, copied in by hand in capitals (one file name on NTFS and APFS), in
+    // each folder in turn, or claimed by hand in active/.
+    let taken = [
+        (
+            "pending",
+            format!("{}.md", id(12).replacen("task", "TASK", 1)),
+        ),
+        (
+            "completed",
+            format!("{}.md", id(14).replacen("task", "Task", 1)),
+        ),
+        (
+            "failed",
+            format!("{}.md", id(16).replacen("task", "tASk", 1)),
+        ),
+        (
+            "active",
+            format!("{}.someone.md", id(18).replacen("task", "TASK", 1)),
+        ),
+    ];
+    let mut expect = 13;
+    for (folder, name) in &taken {
+        r.hand_task(folder, name, "");
+        let got = r.add(&["Next"]);
+        assert_eq!(got, id(expect), "after {folder}/{name}");
+        expect += 2;
+    }
+
+    // A task that arrived through the remote, with a higher number than the hint's next.
+    r.hand_task("pending", &format!("{}.md", id(20)), "");
+    assert_eq!(r.add(&["After the pull"]), id(21));
+
+    // A torn hint, another day's, and one that is not brain's: the listing decides.
+    let hints = ["task-20", "task-2020-01-01-900\n", "\u{0}\u{0}garbage"];
+    for (next, hint) in (22..).zip(hints) {
+        r.write(".brain/next-id", hint);
+        assert_eq!(r.add(&["Again"]), id(next), "with the hint {hint:?}");
+    }
+    let all: Vec<String> = ["pending", "active", "completed", "failed"]
+        .iter()
+        .flat_map(|s| r.tasks_in(s))
+        .map(|n| n.split('.').next().unwrap().to_ascii_lowercase())
+        .collect();
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(all.len(), unique.len(), "an id given twice: {all:?}");
+}

@@ -17,6 +17,7 @@ mod list;
 mod mcp;
 #[cfg(target_os = "linux")] // as claude.rs
 mod morning;
+mod order;
 mod races;
 mod readonly;
 #[cfg(target_os = "linux")] // the Claude Code CLI installed for this platform by npm
