@@ -245,10 +245,11 @@ fn read_log(bytes: &[u8]) -> Option<(u64, Changes<'_>, Option<Stamp>)> {
     ends_in_stamp.then_some((generation, changes, last))
 }
 
-/// The index, read whole, when it describes the folder whose stamp is `now`.
+/// The index, when it describes the folder whose stamp is `now`. Its records are read from the
+/// file as a claim reaches them (a claim usually needs the first few of 100,000).
 pub struct Order {
-    base: Vec<u8>,
-    /// Byte range of each priority's records in `base`, and the agents they prefer (`None`:
+    file: fs::File,
+    /// Byte range of each priority's records in the file, and the agents they prefer (`None`:
     /// too many to list).
     classes: Vec<(usize, usize, Option<Vec<u64>>)>,
     /// The log's changes: names whose base record no longer counts, and the keys of those
@@ -257,12 +258,48 @@ pub struct Order {
     added: Vec<(String, OrderKey)>,
 }
 
+/// The most the header can take: magic, generation, stamp, and four priorities' ranges and
+/// agents.
+const HEAD_MAX: usize = 8 + 8 + 48 + 4 * (8 + 8 + 4 + 8 * PREFS);
+
+/// How much of the base a claim reads at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// A window on the base file, read as records are reached.
+struct Window {
+    file: fs::File,
+    /// File offset of `buf[0]`.
+    at: usize,
+    buf: Vec<u8>,
+}
+
+impl Window {
+    /// The bytes from `at` to at most `end`, at least `want` of them when there are that many.
+    fn get(&mut self, at: usize, end: usize, want: usize) -> Option<&[u8]> {
+        let have = self.at <= at && at + want.min(end - at) <= self.at + self.buf.len();
+        if !have {
+            use std::io::{Read, Seek, SeekFrom};
+            let len = want.max(CHUNK).min(end - at);
+            self.buf.resize(len, 0);
+            self.file.seek(SeekFrom::Start(at as u64)).ok()?;
+            self.file.read_exact(&mut self.buf).ok()?;
+            self.at = at;
+        }
+        let from = at - self.at;
+        Some(&self.buf[from..(end - self.at).min(self.buf.len())])
+    }
+}
+
 impl Order {
-    /// Reads the index; `None` unless it describes the folder as it is (`now`).
+    /// Opens the index; `None` unless it describes the folder as it is (`now`).
     pub fn load(files: &Files, now: &Stamp) -> Option<Order> {
-        let base = fs::read(&files.base).ok()?;
+        use std::io::Read;
+        let mut file = fs::File::open(&files.base).ok()?;
+        let size = file.metadata().ok()?.len() as usize;
+        let mut head = vec![0u8; HEAD_MAX.min(size)];
+        file.read_exact(&mut head).ok()?;
         let log = fs::read(&files.log).ok()?;
-        let mut d = Dec(&base);
+        let mut d = Dec(&head);
         (d.take(8)? == MAGIC).then_some(())?;
         let generation = d.u64()?;
         let base_stamp = get_stamp(&mut d)?;
@@ -280,9 +317,9 @@ impl Order {
             }
             classes.push((start, end, (n <= PREFS).then_some(prefs)));
         }
-        let offset = base.len() - d.0.len();
+        let offset = head.len() - d.0.len();
         for (s, e, _) in &mut classes {
-            (*s <= *e && offset + *e <= base.len()).then_some(())?;
+            (*s <= *e && offset + *e <= size).then_some(())?;
             *s += offset;
             *e += offset;
         }
@@ -293,7 +330,7 @@ impl Order {
         added.sort_unstable_by(|a, b| within((&a.0, &a.1), (&b.0, &b.1)));
         let changed = changes.keys().map(|n| n.to_string()).collect();
         Some(Order {
-            base,
+            file,
             classes,
             changed,
             added,
@@ -305,6 +342,11 @@ impl Order {
     /// prefers first, then `created`, then name.
     pub fn names(&self, mine: u64) -> Names<'_> {
         Names {
+            window: self.file.try_clone().ok().map(|file| Window {
+                file,
+                at: 0,
+                buf: Vec::new(),
+            }),
             order: self,
             mine,
             class: 0,
@@ -314,11 +356,17 @@ impl Order {
         }
     }
 
-    /// How many pending tasks it holds.
+    /// How many pending tasks it holds (reads the whole index).
     pub fn len(&self) -> usize {
+        use std::io::{Read, Seek, SeekFrom};
         let mut n = self.added.len();
+        let mut file = &self.file;
+        let mut base = Vec::new();
+        if file.seek(SeekFrom::Start(0)).is_err() || file.read_to_end(&mut base).is_err() {
+            return n;
+        }
         for (start, end, _) in &self.classes {
-            let mut d = Dec(&self.base[*start..*end]);
+            let mut d = Dec(&base[*start..*end]);
             while !d.0.is_empty() {
                 match get_rec(&mut d) {
                     Some((name, _)) => n += usize::from(!self.changed.contains(name)),
@@ -338,6 +386,8 @@ impl Order {
 /// The names of [`Order::names`], one at a time.
 pub struct Names<'a> {
     order: &'a Order,
+    /// `None` when the file could not be opened again: no names then.
+    window: Option<Window>,
     mine: u64,
     class: usize,
     /// In the pass over the tasks `mine` prefers (then over the others).
@@ -349,6 +399,24 @@ pub struct Names<'a> {
 }
 
 impl Names<'_> {
+    /// The record at `at` (before `end`): its length, name and key.
+    fn record(&mut self, at: usize, end: usize) -> Option<(usize, String, OrderKey)> {
+        let window = self.window.as_mut()?;
+        let mut want = 256;
+        loop {
+            let bytes = window.get(at, end, want)?;
+            let mut d = Dec(bytes);
+            if let Some((name, k)) = get_rec(&mut d) {
+                return Some((bytes.len() - d.0.len(), name.to_string(), k));
+            }
+            // Cut off by the window's end, or torn.
+            if bytes.len() >= end - at || want > 1 << 20 {
+                return None;
+            }
+            want *= 4;
+        }
+    }
+
     fn matches(&self, k: &OrderKey) -> bool {
         (k.prefer == self.mine) == self.preferred
     }
@@ -388,13 +456,12 @@ impl Iterator for Names<'_> {
             let mut at = self.at.unwrap_or(start);
             let mut from_base = None;
             while at < end {
-                let mut d = Dec(&self.order.base[at..end]);
-                let Some((name, k)) = get_rec(&mut d) else {
+                let Some(rec) = self.record(at, end) else {
                     at = end;
                     break;
                 };
-                let len = end - at - d.0.len();
-                if self.matches(&k) && !self.order.changed.contains(name) {
+                let (len, name, k) = rec;
+                if self.matches(&k) && !self.order.changed.contains(&name) {
                     from_base = Some((at, len, name, k));
                     break;
                 }
@@ -420,10 +487,10 @@ impl Iterator for Names<'_> {
                     self.at = None;
                 }
                 (Some((at, len, name, k)), log)
-                    if log.is_none_or(|(n, lk)| within((name, &k), (n, lk)).is_lt()) =>
+                    if log.is_none_or(|(n, lk)| within((&name, &k), (n, lk)).is_lt()) =>
                 {
                     self.at = Some(at + len);
-                    return Some(name.to_string());
+                    return Some(name);
                 }
                 (_, Some((n, _))) => {
                     self.added += 1;
@@ -537,5 +604,37 @@ mod tests {
         write(&files, s1, vec![("a.md", key(Priority::Low, None, 0))]);
         fs::write(&files.log, other).unwrap();
         assert!(Order::load(&files, &s1).is_none());
+    }
+
+    #[test]
+    fn a_large_index_is_read_in_windows_in_the_same_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::beside(&dir.path().join("pending.bin"));
+        let stamp = Stamp::new(1, 2, 3, 4);
+        // Names of every length up to 200 bytes, so records cross the windows' edges.
+        let names: Vec<String> = (0..6000)
+            .map(|i| format!("{}{i}.md", "x".repeat(i % 200)))
+            .collect();
+        let tasks: Vec<(&str, OrderKey)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let p = Priority::ALL[i % 4];
+                (n.as_str(), key(p, Some((i * 7919 % 6000) as i128), 0))
+            })
+            .collect();
+        let mut expect = tasks.clone();
+        expect.sort_by(|a, b| within((a.0, &a.1), (b.0, &b.1)));
+        write(&files, stamp, tasks);
+        let order = Order::load(&files, &stamp).unwrap();
+        assert!(std::fs::metadata(&files.base).unwrap().len() as usize > 4 * CHUNK);
+        let got: Vec<String> = order.names(u64::MAX).collect();
+        let want: Vec<&str> = expect.iter().map(|(n, _)| *n).collect();
+        assert_eq!(got, want);
+        assert_eq!(order.len(), 6000);
+        // A base cut short is not used.
+        let bytes = std::fs::read(&files.base).unwrap();
+        std::fs::write(&files.base, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(Order::load(&files, &stamp).is_none());
     }
 }

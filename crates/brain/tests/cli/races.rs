@@ -56,6 +56,42 @@ fn sixteen_claimers_take_every_task_exactly_once() {
     r.brain(&["doctor"]).ok();
 }
 
+/// With enough pending tasks for claims to use the claim order index (issue 18), while a
+/// person drops more tasks into `pending/` by hand: every task is claimed exactly once, and
+/// none is left behind.
+#[test]
+fn sixteen_claimers_with_the_order_index_and_a_person_adding_tasks_take_each_once() {
+    let r = Repo::without_commits();
+    let n = brain_core::store::scan::INDEX_FROM + 100;
+    for i in 0..n {
+        r.hand_task(
+            "pending",
+            &format!("task-2026-01-01-{i:04}.md"),
+            "priority: medium\n",
+        );
+    }
+    r.brain(&["list"]).ok();
+    let root = r.root.clone();
+    let person = std::thread::spawn(move || {
+        for i in 0..40 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let path = root.join(format!("tasks/pending/by-hand-{i:02}.md"));
+            std::fs::write(path, "---\npriority: high\n---\n\n# Task: by hand\n").unwrap();
+        }
+    });
+    let mut claims = sixteen_claimers(&r);
+    person.join().unwrap();
+    // What the person added after the claimers found the queue empty.
+    for (token, count) in sixteen_claimers(&r) {
+        *claims.entry(token).or_default() += count;
+    }
+    assert_eq!(claims.len(), n + 40, "every task claimed");
+    assert!(claims.values().all(|&c| c == 1), "a task was claimed twice");
+    assert!(r.tasks_in("pending").is_empty() && r.tasks_in("active").is_empty());
+    assert_eq!(r.tasks_in("completed").len(), n + 40);
+    r.brain(&["doctor"]).ok();
+}
+
 /// Runs 16 [`WORKER`]s until the queue is empty; how many times each token was handed out.
 fn sixteen_claimers(r: &Repo) -> HashMap<String, usize> {
     let children: Vec<_> = (0..16)
