@@ -139,7 +139,6 @@ pub fn remote_status(repo: &Repo, fetch: bool) -> Result<Option<RemoteStatus>> {
 pub fn warnings(repo: &Repo, tasks: &[Task]) -> Result<Vec<String>> {
     let rel = |p: &std::path::Path| crate::fsutil::shown_in(repo.root(), p);
     let mut out = Vec::new();
-    let mut by_id: std::collections::BTreeMap<String, Vec<&Task>> = Default::default();
     for t in tasks {
         for w in &t.warnings {
             out.push(format!("{}: {w}", rel(&t.path)));
@@ -154,9 +153,8 @@ pub fn warnings(repo: &Repo, tasks: &[Task]) -> Result<Vec<String>> {
                 ));
             }
         }
-        by_id.entry(t.id.to_ascii_lowercase()).or_default().push(t);
     }
-    for (_, ts) in by_id.into_iter().filter(|(_, ts)| ts.len() > 1) {
+    for ts in same_ids(tasks) {
         out.push(format!(
             "task {} has files in {} places ({}); it is not claimed until one is left: `brain doctor` shows them and `brain doctor --fix` sorts them out",
             ts[0].id,
@@ -166,6 +164,38 @@ pub fn warnings(repo: &Repo, tasks: &[Task]) -> Result<Vec<String>> {
     }
     out.extend(crate::store::prompts::reading_warnings(repo)?);
     Ok(out)
+}
+
+/// The tasks whose ids differ at most in case, in groups of two or more, by id (without
+/// building a string for each of 100,000 tasks: most ids are nobody else's).
+fn same_ids(tasks: &[Task]) -> Vec<Vec<&Task>> {
+    let lower_hash = |id: &str| {
+        id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let mut keys: Vec<(u64, usize)> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (lower_hash(&t.id), i))
+        .collect();
+    keys.sort_unstable();
+    let mut groups: Vec<Vec<&Task>> = Vec::new();
+    for run in keys.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
+        // One hash may hold more than one id.
+        let mut left: Vec<&Task> = run.iter().map(|&(_, i)| &tasks[i]).collect();
+        while let Some(first) = left.first().copied() {
+            let (same, rest): (Vec<&Task>, Vec<&Task>) = left
+                .into_iter()
+                .partition(|t| t.id.eq_ignore_ascii_case(&first.id));
+            if same.len() > 1 {
+                groups.push(same);
+            }
+            left = rest;
+        }
+    }
+    groups.sort_by_cached_key(|g| g[0].id.to_ascii_lowercase());
+    groups
 }
 
 /// When the claim last showed life: its heartbeat, else the claim time.
@@ -305,10 +335,11 @@ impl Listing {
     /// References, not copies: sorting 100,000 tasks by value costs more than the listing.
     pub fn ordered(&self) -> Vec<&Task> {
         let mut tasks: Vec<&Task> = self.scan.tasks.iter().collect();
-        tasks.sort_unstable_by(|a, b| {
-            a.state
-                .cmp(&b.state)
-                .then_with(|| crate::store::queue_order(a, b, None))
+        // Each key computed once, not at every comparison: state, queue order, id.
+        tasks.sort_by_cached_key(|t| {
+            let created = t.meta.created.map(|c| c.as_nanosecond());
+            let rank = crate::store::rank(t.meta.priority, false, created);
+            (t.state, rank, t.id.as_str())
         });
         tasks
     }
@@ -375,5 +406,48 @@ impl<'a> From<&'a Detail> for DetailView<'a> {
             late: &d.late,
             outputs: &d.outputs,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, state: State) -> Task {
+        let path = std::path::PathBuf::from(format!("/r/tasks/{state}/{id}.md"));
+        let doc = crate::task::frontmatter::Document::parse("---\n---\n".into()).unwrap();
+        Task {
+            id: id.into(),
+            state,
+            agent: None,
+            title: id.into(),
+            meta: crate::task::Meta::parse(&doc, &path).unwrap(),
+            path,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ids_that_differ_only_in_case_are_grouped_in_order() {
+        let tasks = [
+            task("b-2", State::Pending),
+            task("a-1", State::Pending),
+            task("B-2", State::Completed),
+            task("c-3", State::Failed),
+            task("A-1", State::Failed),
+            task("a-1x", State::Failed),
+        ];
+        let groups: Vec<Vec<(&str, State)>> = same_ids(&tasks)
+            .iter()
+            .map(|g| g.iter().map(|t| (t.id.as_str(), t.state)).collect())
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                vec![("a-1", State::Pending), ("A-1", State::Failed)],
+                vec![("b-2", State::Pending), ("B-2", State::Completed)],
+            ]
+        );
+        assert!(same_ids(&tasks[3..4]).is_empty());
     }
 }

@@ -143,7 +143,8 @@ impl Blocked {
 pub struct Judge {
     completed: PathBuf,
     answers: std::collections::HashMap<String, bool>,
-    capabilities: Option<std::collections::BTreeSet<String>>,
+    /// Every capability an agent of brain.toml has (a few: looked through, not searched).
+    capabilities: Option<Vec<String>>,
     max_attempts: u32,
     now: Timestamp,
 }
@@ -156,11 +157,14 @@ impl Judge {
             answers: crate::store::prompts::approvals(repo)?,
             // With no [agents] at all, any agent may claim by any name: nothing to check.
             capabilities: (!config.agents.is_empty()).then(|| {
-                config
+                let mut all: Vec<String> = config
                     .agents
                     .values()
                     .flat_map(|a| a.capabilities.iter().cloned())
-                    .collect()
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                all
             }),
             max_attempts: config.queue.max_attempts,
             now,
@@ -174,15 +178,12 @@ impl Judge {
         }
         let mut why = Vec::new();
         if let Some(all) = &self.capabilities {
-            let missing: Vec<String> = t
-                .meta
-                .requires
-                .iter()
-                .filter(|r| !all.contains(*r))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                why.push(Reason(Blocked::NoAgent { missing }));
+            let known = |r: &&String| all.iter().any(|c| c == *r);
+            if !t.meta.requires.iter().all(|r| known(&r)) {
+                let missing = t.meta.requires.iter().filter(|r| !known(r)).cloned();
+                why.push(Reason(Blocked::NoAgent {
+                    missing: missing.collect(),
+                }));
             }
         }
         for d in &t.meta.depends_on {

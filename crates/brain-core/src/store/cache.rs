@@ -104,7 +104,7 @@ pub struct FolderCache {
     index: Vec<IndexEntry>,
     /// Hash of a name to its position in `index`; `u32::MAX` marks a hash shared by two names
     /// (those are simply not served from the cache).
-    by_hash: HashMap<u64, u32>,
+    by_hash: HashMap<u64, u32, Hashed>,
     dir: PathBuf,
     state: Option<State>,
 }
@@ -395,8 +395,37 @@ fn index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
     d.0.is_empty().then_some(out)
 }
 
-fn by_hash(bytes: &[u8], index: &[IndexEntry]) -> HashMap<u64, u32> {
-    let mut map = HashMap::with_capacity(index.len());
+/// The map's keys are hashes already ([`fnv1a`]): they are used as they are.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Hashed;
+
+impl std::hash::BuildHasher for Hashed {
+    type Hasher = Unhashed;
+    fn build_hasher(&self) -> Unhashed {
+        Unhashed(0)
+    }
+}
+
+/// The hasher of [`Hashed`]: the `u64` it is given.
+pub(crate) struct Unhashed(u64);
+
+impl std::hash::Hasher for Unhashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; anything else still gets a valid (if slow) hash.
+        self.0 = bytes
+            .iter()
+            .fold(self.0, |h, b| h.rotate_left(8) ^ u64::from(*b));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+fn by_hash(bytes: &[u8], index: &[IndexEntry]) -> HashMap<u64, u32, Hashed> {
+    let mut map = HashMap::with_capacity_and_hasher(index.len(), Hashed);
     for (i, (name, _, _)) in index.iter().enumerate() {
         map.entry(fnv1a(&bytes[name.clone()]))
             .and_modify(|v| *v = u32::MAX)
