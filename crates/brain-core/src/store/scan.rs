@@ -247,14 +247,18 @@ impl Repo {
         order::Files::beside(&self.cache_path(State::Pending))
     }
 
-    /// [`Repo::queue`] for a look that informs and decides nothing (a session's primer): it
-    /// trusts the cache however old its last full pass, so a file an editor rewrote in place
-    /// may show as it was; new, renamed and replaced files are read as always.
+    /// [`Repo::queue`] for a look that informs and decides nothing (a session's primer, the
+    /// MCP server's list): it trusts the claim order index and the cache however old their
+    /// last full pass, so a file an editor rewrote in place may keep its old place or show as
+    /// it was; new, renamed and replaced files are read as always.
     pub fn queue_at_a_glance(
         &self,
         agent: Option<&str>,
         problems: &mut Vec<Error>,
     ) -> Result<Queue> {
+        if let Some(q) = self.indexed(agent) {
+            return Ok(q);
+        }
         self.queue_with(agent, true, problems)
     }
 
