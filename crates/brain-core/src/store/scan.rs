@@ -270,7 +270,11 @@ impl Repo {
     ) -> Result<Queue> {
         // Taken before the listing: a change made while it runs leaves the index unused.
         let stamp = order::dir_stamp(&self.state_dir(State::Pending));
+        let known = problems.len();
         let folder = self.read_folder(State::Pending, fresh, problems)?;
+        // An index holds no unreadable files, and whoever reads it could not report them: a
+        // folder with one is listed each time, so the primer and the MCP server still say so.
+        let clean = problems.len() == known;
         let mine = agent.map_or(u64::MAX, cache::agent_hash);
         let mut order: Vec<(OrderKey, usize)> = folder
             .got
@@ -293,7 +297,9 @@ impl Repo {
             order.len()
         };
         order[..head].sort_unstable_by(cmp);
-        if let (Some(stamp), Some(_), true) = (stamp, &folder.listing, order.len() >= INDEX_FROM) {
+        if let (Some(stamp), Some(_), true) =
+            (stamp, &folder.listing, clean && order.len() >= INDEX_FROM)
+        {
             order::write(
                 &self.order_files(),
                 stamp,

@@ -667,3 +667,31 @@ fn the_plugin_and_its_marketplace_are_valid() {
         );
     }
 }
+
+/// The claim order index (issue 18) holds only readable tasks and cannot report the others: in
+/// a queue large enough to keep it, an unreadable task file is still named by the primer.
+#[test]
+fn an_unreadable_task_in_a_large_queue_is_still_named_in_the_primer() {
+    let r = Repo::new();
+    for i in 0..brain_core::store::scan::INDEX_FROM + 10 {
+        r.hand_task("pending", &format!("filler-{i:04}.md"), "priority: low\n");
+    }
+    // The first claim writes the index; the primer then reads it.
+    r.claim("claude-code");
+    let root = r.root.display().to_string();
+    let text = start(&r, &r.root, &[("BRAIN_REPO", &root)]);
+    assert!(!text.contains("cannot be read"), "{text}");
+    r.write("tasks/pending/broken.md", "---\npriority: [\n---\n");
+    // The first look lists the folder (its stamp changed); the ones after it must too.
+    for look in 0..3 {
+        let text = start(&r, &r.root, &[("BRAIN_REPO", &root)]);
+        assert!(
+            text.contains("1 task file(s) cannot be read"),
+            "look {look}: {text}"
+        );
+        assert!(text.contains("broken.md"), "look {look}: {text}");
+    }
+    r.claim("claude-code");
+    let text = start(&r, &r.root, &[("BRAIN_REPO", &root)]);
+    assert!(text.contains("broken.md"), "after a claim: {text}");
+}
